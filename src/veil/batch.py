@@ -1,0 +1,166 @@
+"""Many images: collect inputs (files, globs, folders), plan outputs, run a local pool."""
+
+from __future__ import annotations
+
+import glob
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from veil.errors import VeilError
+from veil.pipeline import Redactor
+from veil.policy import Policy
+from veil.report import Report
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".mpo"}
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One input image and where its output goes, relative to the output folder."""
+
+    src: Path
+    rel: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An input that could not be processed, with a reason free of personal data."""
+
+    src: str
+    reason: str
+
+
+def collect(inputs: Sequence[str]) -> tuple[list[Job], list[Failure]]:
+    """Expand files, globs and folders (recursively) into jobs; list what cannot be read.
+
+    Folders contribute files with image suffixes; files named explicitly are always tried.
+    """
+    jobs: list[Job] = []
+    failures: list[Failure] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            jobs.extend(_walk(path, failures))
+        elif path.exists() or path.is_symlink():
+            jobs.append(Job(path, Path(path.name)))
+        elif glob.has_magic(item):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                failures.append(Failure(item, "no file matches this pattern"))
+            for match in matches:
+                m = Path(match)
+                if m.is_dir():
+                    jobs.extend(_walk(m, failures))
+                else:
+                    jobs.append(Job(m, Path(m.name)))
+        else:
+            failures.append(Failure(item, "no such file or folder"))
+    return _dedupe(jobs, failures)
+
+
+def _walk(root: Path, failures: list[Failure]) -> Iterator[Job]:
+    def on_error(exc: OSError) -> None:
+        failures.append(Failure(str(exc.filename or root), f"cannot read folder: {exc.strerror}"))
+
+    for folder, dirs, files in os.walk(root, onerror=on_error):
+        dirs.sort()
+        for name in sorted(files):
+            if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("."):
+                src = Path(folder) / name
+                yield Job(src, src.relative_to(root))
+
+
+def _dedupe(jobs: list[Job], failures: list[Failure]) -> tuple[list[Job], list[Failure]]:
+    seen_src: set[Path] = set()
+    seen_rel: dict[Path, Path] = {}
+    unique: list[Job] = []
+    for job in jobs:
+        real = job.src.resolve()
+        if real in seen_src:
+            continue
+        seen_src.add(real)
+        if job.rel in seen_rel:
+            failures.append(Failure(str(job.src), f"output name {job.rel} is already taken by "
+                                                  f"{seen_rel[job.rel]}; rename one of them"))
+            continue
+        seen_rel[job.rel] = job.src
+        unique.append(job)
+    return unique, failures
+
+
+def plan_outputs(jobs: list[Job], out_dir: Path) -> tuple[list[tuple[Job, Path]], list[Failure]]:
+    """Pair each job with its output path; refuse any output that would overwrite an input."""
+    inputs = {job.src.resolve() for job in jobs}
+    planned: list[tuple[Job, Path]] = []
+    failures: list[Failure] = []
+    for job in jobs:
+        dst = out_dir / job.rel
+        if dst.resolve() in inputs:
+            failures.append(Failure(str(job.src), "refusing to write over an input file"))
+        else:
+            planned.append((job, dst))
+    return planned, failures
+
+
+# --- running ---------------------------------------------------------------------------
+
+_worker: Redactor | None = None
+
+
+def _init_worker(policy: Policy, threads: int) -> None:
+    global _worker
+    os.environ["VEIL_THREADS"] = str(threads)
+    _worker = Redactor(policy)
+    _worker.warm_up()
+
+
+def _run_one(src: Path, dst: Path | None) -> Report | Failure:
+    assert _worker is not None
+    return process(_worker, src, dst)
+
+
+def process(redactor: Redactor, src: Path, dst: Path | None) -> Report | Failure:
+    """Redact ``src`` into ``dst`` (or only scan it when ``dst`` is None)."""
+    try:
+        report = redactor.scan_file(src) if dst is None else redactor.redact_file(src, dst)
+    except VeilError as exc:
+        return Failure(str(src), str(exc))
+    except OSError as exc:
+        return Failure(str(src), f"cannot write output: {exc.strerror or type(exc).__name__}")
+    except MemoryError:
+        return Failure(str(src), "out of memory while processing this image")
+    except Exception as exc:  # unexpected: this input fails closed, the others go on
+        return Failure(str(src), f"internal error ({type(exc).__name__}); image not written")
+    return replace(report, file=str(src))
+
+
+def run(
+    tasks: Sequence[tuple[Path, Path | None]], policy: Policy, workers: int = 1
+) -> Iterator[Report | Failure]:
+    """Process (src, dst) pairs, yielding results as they finish.
+
+    Models are loaded before the first input, so a missing model raises a VeilError
+    at once instead of failing every image.
+    """
+    if not tasks:
+        return
+    redactor = Redactor(policy)
+    redactor.warm_up()
+    if workers <= 1 or len(tasks) <= 1:
+        for src, dst in tasks:
+            yield process(redactor, src, dst)
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(policy, threads)) as pool:
+        futures = {pool.submit(_run_one, src, dst): src for src, dst in tasks}
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as exc:  # a worker died: that input fails, the rest go on
+                yield Failure(str(futures[future]), f"worker failed ({type(exc).__name__})")

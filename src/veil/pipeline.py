@@ -1,0 +1,169 @@
+"""Image in -> detections -> operators -> image out + report."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+from PIL import Image
+
+from veil.anonymize import OperatorSpec
+from veil.detect.base import Detector
+from veil.detect.faces import DEFAULT_MARGIN, DEFAULT_THRESHOLD, CenterFace
+from veil.errors import DetectorError, InputError, VeilError
+from veil.images import (
+    ORIENTATION_TAG,
+    Picture,
+    box_to_stored,
+    colour_channels,
+    encode_image,
+    picture_from_pil,
+    read_image,
+    to_display,
+    write_atomic,
+)
+from veil.policy import Policy
+from veil.regions import Region
+from veil.report import Action, Report
+
+_INVERSE_ORIENTATION = {6: 8, 8: 6}
+
+
+def default_detectors(policy: Policy) -> list[Detector]:
+    """The detectors the policy asks for, configured from its rules."""
+    detectors: list[Detector] = []
+    face = policy.rule("face")
+    if face.enabled:
+        detectors.append(CenterFace(
+            threshold=DEFAULT_THRESHOLD if face.threshold is None else face.threshold,
+            margin=DEFAULT_MARGIN if face.margin is None else face.margin,
+        ))
+    return detectors
+
+
+class Redactor:
+    """Applies a policy to images. Build one and reuse it: models load once per process."""
+
+    def __init__(self, policy: Policy | None = None,
+                 detectors: Sequence[Detector] | None = None) -> None:
+        self.policy = policy or Policy()
+        self.detectors = list(detectors) if detectors is not None else default_detectors(
+            self.policy)
+
+    def warm_up(self) -> None:
+        """Load every model now, so that a missing model fails before any input."""
+        blank = np.zeros((64, 64, 3), np.uint8)
+        for detector in self.detectors:
+            detector.detect(blank)
+
+    def scan(self, picture: Picture) -> list[Region]:
+        """Regions to hide, in the stored pixels of ``picture``. Raises DetectorError."""
+        display = picture.display_rgb()
+        found: list[Region] = []
+        for detector in self.detectors:
+            try:
+                regions = detector.detect(display)
+            except VeilError:
+                raise
+            except Exception as exc:  # any failure blocks the image (fail closed)
+                raise DetectorError(
+                    f"detector {detector.name} failed ({type(exc).__name__}); image blocked"
+                ) from None
+            found.extend(r for r in regions if self._wanted(r))
+        if picture.orientation == 1:
+            return found
+        return [self._to_stored(r, picture) for r in found]
+
+    def redact(self, picture: Picture) -> tuple[Picture, Report]:
+        """Hide every region the policy protects; metadata is dropped on encoding."""
+        start = time.perf_counter()
+        regions = self.scan(picture)
+        by_operator: dict[OperatorSpec, list[Region]] = defaultdict(list)
+        for region in regions:
+            by_operator[self.policy.operator_for(region.kind)].append(region)
+        pixels = picture.pixels
+        channels = colour_channels(picture.mode)
+        for operator, group in by_operator.items():
+            if channels is None:
+                pixels = operator.apply_all(pixels, group)
+            else:
+                pixels = pixels.copy()
+                pixels[..., :channels] = operator.apply_all(pixels[..., :channels], group)
+        return picture.with_pixels(pixels), self._report(picture, regions, start)
+
+    def redact_file(self, src: Path, dst: Path) -> Report:
+        """Read ``src``, redact it, write ``dst`` atomically. Nothing is written on error."""
+        start = time.perf_counter()
+        picture = read_image(src, self.policy.limits)
+        out, report = self.redact(picture)
+        write_atomic(dst, encode_image(out, self.policy.jpeg_quality))
+        return replace(report, ms=(time.perf_counter() - start) * 1000)
+
+    def scan_file(self, src: Path) -> Report:
+        """What ``redact_file`` would hide, without writing anything."""
+        start = time.perf_counter()
+        picture = read_image(src, self.policy.limits)
+        return self._report(picture, self.scan(picture), start)
+
+    def _report(self, picture: Picture, regions: list[Region], start: float) -> Report:
+        actions = tuple(
+            Action(r.kind, r.box, r.score, self.policy.operator_for(r.kind).name, r.source)
+            for r in regions
+        )
+        width, height = picture.size
+        return Report(width, height, actions, picture.metadata,
+                      (time.perf_counter() - start) * 1000)
+
+    def _wanted(self, region: Region) -> bool:
+        rule = self.policy.rule(region.kind)
+        return rule.enabled and (rule.threshold is None or region.score >= rule.threshold)
+
+    @staticmethod
+    def _to_stored(region: Region, picture: Picture) -> Region:
+        o = picture.orientation
+        mask = region.mask  # box-local, so the inverse of the orientation maps it too
+        if mask is not None:
+            mask = to_display(mask, _INVERSE_ORIENTATION.get(o, o))
+        box = box_to_stored(region.box, o, picture.size)
+        return Region(box, region.kind, region.score, region.source, mask, region.text)
+
+
+ImageT = TypeVar("ImageT", Image.Image, np.ndarray)
+
+_ARRAY_MODES = {(2, np.dtype(np.uint8)): "L", (2, np.dtype(np.uint16)): "I;16",
+                (3, np.dtype(np.uint8)): "RGB", (4, np.dtype(np.uint8)): "RGBA"}
+
+
+def redact_image(image: ImageT, policy: Policy | None = None,
+                 redactor: Redactor | None = None) -> tuple[ImageT, Report]:
+    """Hide what the policy protects in a PIL image or numpy array; same type back.
+
+    Arrays are channels-last: HxW (uint8 or uint16), HxWx3 RGB or HxWx4 RGBA (uint8).
+    A PIL image's EXIF orientation is honoured for detection and kept on the result.
+    """
+    redactor = redactor or Redactor(policy)
+    limits = redactor.policy.limits
+    if isinstance(image, np.ndarray):
+        key = (image.ndim if image.ndim == 2 else image.shape[2] if image.ndim == 3 else -1,
+               image.dtype)
+        mode = _ARRAY_MODES.get(key)
+        if mode is None:
+            raise InputError(f"unsupported array: shape {image.shape}, dtype {image.dtype}")
+        if image.shape[0] * image.shape[1] > limits.max_pixels:
+            raise InputError("image is above the pixel limit (decompression bomb?)")
+        out, report = redactor.redact(Picture(np.ascontiguousarray(image), mode, "PNG"))
+        return out.pixels, report
+    if isinstance(image, Image.Image):
+        out, report = redactor.redact(picture_from_pil(image, limits))
+        result = out.to_pil()
+        if out.orientation != 1:
+            exif = Image.Exif()
+            exif[ORIENTATION_TAG] = out.orientation
+            result.info["exif"] = exif.tobytes()
+        return result, report
+    raise InputError(f"expected a PIL image or numpy array, got {type(image).__name__}")

@@ -1,0 +1,59 @@
+"""What was done to an image: per region its kind, box, score, operator and source.
+
+A report never holds a pixel or a recognised value, so it can be logged and stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from veil.regions import Box
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One region hidden: ``box`` is in the stored pixels of the output file."""
+
+    kind: str
+    box: Box
+    score: float
+    operator: str
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "box": list(self.box), "score": round(self.score, 4),
+                "operator": self.operator, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The outcome for one image."""
+
+    width: int
+    height: int
+    actions: tuple[Action, ...] = ()
+    metadata_removed: tuple[str, ...] = ()
+    ms: float = 0.0
+    file: str | None = None
+    error: str | None = field(default=None)
+
+    def counts(self) -> dict[str, int]:
+        """How many regions of each kind were hidden."""
+        out: dict[str, int] = {}
+        for action in self.actions:
+            out[action.kind] = out.get(action.kind, 0) + 1
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "file": self.file,
+            "width": self.width,
+            "height": self.height,
+            "regions": [a.to_dict() for a in self.actions],
+            "metadata_removed": list(self.metadata_removed),
+            "ms": round(self.ms, 1),
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        return data

