@@ -2,9 +2,20 @@
 
 from veil.anonymize import Blur, Fill, Operator, Pixelate
 from veil.detect import Detector
-from veil.errors import DetectorError, InputError, PolicyError, VeilError
+from veil.errors import (
+    DetectorError,
+    InputError,
+    PolicyError,
+    SessionExpiredError,
+    VaultError,
+    VaultKeyError,
+    VeilError,
+)
 from veil.pipeline import Redactor, redact_image
 from veil.policy import KindRule, Limits, Policy
+from veil.pseudo.engine import Pseudonymized, Pseudonymizer, pseudonymize, restore, scan_text
+from veil.pseudo.restore import StreamRestorer
+from veil.pseudo.vault import Vault
 from veil.regions import Region, Span
 from veil.report import Action, Report
 
@@ -21,10 +32,20 @@ __all__ = [
     "Pixelate",
     "Policy",
     "PolicyError",
+    "Pseudonymized",
+    "Pseudonymizer",
     "Redactor",
     "Region",
     "Report",
+    "SessionExpiredError",
     "Span",
+    "StreamRestorer",
+    "Vault",
+    "VaultError",
+    "VaultKeyError",
     "VeilError",
+    "pseudonymize",
     "redact_image",
+    "restore",
+    "scan_text",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -12,9 +13,13 @@ from pathlib import Path
 import click
 
 from veil.batch import Failure, collect, plan_outputs, run
+from veil.detect.text_pii import TextDetector
 from veil.errors import PolicyError, VeilError
 from veil.images import write_atomic
 from veil.policy import Policy
+from veil.pseudo.canonical import all_canonicals
+from veil.pseudo.engine import ENTITIES, Pseudonymizer, check_text
+from veil.pseudo.vault import Vault
 from veil.report import Report
 
 
@@ -138,3 +143,165 @@ def scan(inputs: Sequence[str], policy_path: Path | None, as_json: bool, workers
         if not reports and not failures:
             click.echo("veil: no input images found", err=True)
         sys.exit(1)
+
+
+# --- text ------------------------------------------------------------------------------
+
+_vault_option = click.option(
+    "--vault", "vault_path", type=click.Path(path_type=Path),
+    help="Vault database file (default: $VEIL_VAULT_PATH or ~/.local/share/veil/vault.db); "
+         "key from $VEIL_VAULT_KEY or the key file beside it.")
+
+
+def _open_vault(path: Path | None) -> Vault:
+    try:
+        return Vault(path)
+    except VeilError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _read_stdin_text() -> str:
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(
+            f"input is not valid UTF-8 text (byte {exc.start}); nothing was written") from None
+
+
+@main.command("scan-text")
+@click.option("--jsonl", "paths", nargs=2, required=True, metavar="IN OUT",
+              help="IN: one JSON object a line with a field 'text' (- for stdin); OUT: the "
+                   "same lines with 'findings' added (- for stdout).")
+@click.option("--policy", "policy_path", type=click.Path(path_type=Path))
+def scan_text_command(paths: tuple[str, str], policy_path: Path | None) -> None:
+    """Find personal data in texts: start, end, entity and score of each finding."""
+    policy = _load_policy(policy_path)
+    src, dst = paths
+    try:
+        raw = sys.stdin.buffer.read() if src == "-" else Path(src).read_bytes()
+        lines = raw.decode("utf-8").splitlines()
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {src}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{src} is not valid UTF-8 (byte {exc.start})") from None
+    records, bad = parse_text_lines(lines, policy)
+    for number, reason in bad.items():
+        click.echo(f"veil: FAILED line {number}: {reason}", err=True)
+    texts = [str(record["text"]) for record in records.values()]
+    detector = TextDetector()
+    findings = detector.scan_many(texts)
+    out: list[str] = []
+    found = iter(findings)
+    for number in range(1, len(lines) + 1):
+        if number in bad:
+            out.append(json.dumps({"line": number, "error": bad[number]}))
+        elif number in records:
+            spans = [s for s in next(found) if policy.enabled(f"text.{s.entity}")]
+            record = {**records[number], "findings": [
+                {"start": s.start, "end": s.end, "entity": s.entity, "score": round(s.score, 3)}
+                for s in spans]}
+            out.append(json.dumps(record, ensure_ascii=False))
+    body = "".join(line + "\n" for line in out)
+    if dst == "-":
+        click.echo(body, nl=False)
+    else:
+        write_atomic(Path(dst), body.encode("utf-8"))
+    click.echo(f"veil: {len(records)} text(s) scanned, {len(bad)} failed", err=True)
+    if bad:
+        sys.exit(1)
+
+
+def parse_text_lines(lines: list[str], policy: Policy
+                     ) -> tuple[dict[int, dict[str, object]], dict[int, str]]:
+    """JSON objects with a string 'text', by line number; reasons for the lines that are not.
+    Blank lines are skipped."""
+    records: dict[int, dict[str, object]] = {}
+    bad: dict[int, str] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            bad[number] = f"not valid JSON ({exc.msg})"
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            bad[number] = "expected an object with a string field 'text'"
+            continue
+        try:
+            check_text(record["text"], policy)
+        except VeilError as exc:
+            bad[number] = str(exc)
+            continue
+        records[number] = record
+    return records, bad
+
+
+@main.command("pseudonymize")
+@click.option("--session", required=True, help="Conversation id: pseudonyms are consistent "
+                                               "within it and unrelated across sessions.")
+@click.option("--style", type=click.Choice(["token", "surrogate"]), default="token",
+              show_default=True, help="<PERSON_1> tokens, or realistic fake values.")
+@click.option("--policy", "policy_path", type=click.Path(path_type=Path))
+@_vault_option
+def pseudonymize_command(session: str, style: str, policy_path: Path | None,
+                         vault_path: Path | None) -> None:
+    """Replace personal data read on stdin by pseudonyms; write the result to stdout."""
+    policy = _load_policy(policy_path)
+    text = _read_stdin_text()
+    with _open_vault(vault_path) as vault:
+        try:
+            result = Pseudonymizer(vault, style=style,  # type: ignore[arg-type]
+                                   policy=policy).pseudonymize(text, session)
+        except VeilError as exc:
+            raise click.ClickException(str(exc)) from None
+    sys.stdout.write(result.text)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(result.counts().items())) or "nothing"
+    click.echo(f"veil: replaced {counts}", err=True)
+
+
+@main.command("restore")
+@click.option("--session", required=True)
+@_vault_option
+def restore_command(session: str, vault_path: Path | None) -> None:
+    """Put the session's originals back into text read on stdin (streamed to stdout)."""
+    with _open_vault(vault_path) as vault:
+        try:
+            stream = Pseudonymizer(vault).stream(session)
+        except VeilError as exc:
+            raise click.ClickException(str(exc)) from None
+    reader = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="strict")
+    try:
+        for chunk in iter(lambda: reader.read(4096), ""):
+            sys.stdout.write(stream.feed(chunk))
+            sys.stdout.flush()
+    except UnicodeDecodeError:
+        raise click.ClickException("input is not valid UTF-8 text") from None
+    sys.stdout.write(stream.flush())
+
+
+@main.group("vault")
+def vault_group() -> None:
+    """Manage the pseudonym vault."""
+
+
+@vault_group.command("forget")
+@click.option("--value", required=True, help="The personal value to erase everywhere.")
+@_vault_option
+def vault_forget(value: str, vault_path: Path | None) -> None:
+    """Erase every mapping of a value, in every session (right to erasure)."""
+    with _open_vault(vault_path) as vault:
+        try:
+            erased = vault.forget(all_canonicals(value, tuple(ENTITIES)))
+        except VeilError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"veil: erased {erased} mapping(s)", err=True)
+
+
+@vault_group.command("purge")
+@_vault_option
+def vault_purge(vault_path: Path | None) -> None:
+    """Delete the mappings of expired sessions."""
+    with _open_vault(vault_path) as vault:
+        click.echo(f"veil: purged {vault.purge_expired()} mapping(s)", err=True)

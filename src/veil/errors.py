@@ -15,3 +15,15 @@ class InputError(VeilError):
 
 class DetectorError(VeilError):
     """A detector failed; the image is blocked rather than passed through (fail closed)."""
+
+
+class VaultError(VeilError):
+    """The pseudonym vault cannot be used: locked, corrupt, or unreadable."""
+
+
+class VaultKeyError(VaultError):
+    """The vault key is missing or does not match the vault (nothing is destroyed)."""
+
+
+class SessionExpiredError(VaultError):
+    """The session's time to live has passed; its pseudonyms can no longer be restored."""

@@ -37,6 +37,7 @@ class Limits(BaseModel):
 
     max_pixels: int = Field(default=100_000_000, gt=0)
     max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    max_text_chars: int = Field(default=2_000_000, gt=0)
 
 
 class Policy(BaseModel):

@@ -1,0 +1,189 @@
+"""Regexes, context words and name lists for the text detector (en, de, fr, es)."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+# --- patterns --------------------------------------------------------------------------
+
+_Q = "'\u2019"  # apostrophes: ' and the typographic one
+_UP = "A-ZÄÖÜÉÈÊÀÂÇÔÎÁÍÓÚÑ"
+_LOW = "a-zäöüßéèêëàâçôîïûùáíóúñ"
+_WORD = rf"[{_UP}][{_LOW}{_Q}]+(?:-[{_UP}]?[{_LOW}{_Q}]+)*"
+
+EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# Issuer prefixes and the card lengths each issues (Visa, Mastercard, Amex, Discover,
+# Diners, JCB).
+CARD_BRANDS = (
+    (re.compile(r"4"), (13, 16, 19)),
+    (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), (16,)),
+    (re.compile(r"3[47]"), (15,)),
+    (re.compile(r"6(?:011|5|4[4-9])"), (16, 19)),
+    (re.compile(r"3(?:0[0-5]|[689])"), (14, 16, 19)),
+    (re.compile(r"35"), (16, 19)),
+)
+IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+SSN_DASHED = re.compile(r"\b\d{3}([- ])\d{2}\1\d{4}\b")
+SSN_PLAIN = re.compile(r"\b\d{9}\b")
+US_PASSPORT = re.compile(r"\b[A-Z]?\d{8,9}\b")
+US_DRIVER_LICENSE = re.compile(r"\b(?:[A-Z]\d{3,12}|[A-Z]{2}\d{5,8}|\d{7,9})\b")
+DEA = re.compile(r"\b[A-Z][A-Z9]\d{7}\b")
+PHONE_HINT = re.compile(r"(?:\d\D{0,3}){6}")
+PHONE_SHAPE = re.compile(r"\+\d[\d ().-]{6,}|\(\d{2,5}\)[ .-]?\d[\d .-]{4,}")
+NER_TEXT_OK = re.compile(rf"[{_UP}]")
+
+_EN_SUFFIX = (
+    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
+    "Terrace|Parkway|Pkwy|Circle|Cir|Highway|Hwy|Square|Sq|Trail|Loop|Row|Walk|Crescent|"
+    "Alley|Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|"
+    "Centers|Circles|Cliff|Cliffs|Club|Common|Corner|Corners|Course|Courts|Cove|Coves|Creek|"
+    "Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|Drives|Estate|Estates|Expressway|"
+    "Extension|Extensions|Fall|Falls|Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|Forge|"
+    "Forges|Fork|Forks|Fort|Freeway|Garden|Gardens|Gateway|Glen|Glens|Green|Greens|Grove|"
+    "Groves|Harbor|Harbors|Haven|Heights|Hill|Hills|Hollow|Inlet|Island|Islands|Isle|"
+    "Junction|Junctions|Key|Keys|Knoll|Knolls|Lake|Lakes|Land|Landing|Light|Lights|Loaf|"
+    "Lock|Locks|Lodge|Mall|Manor|Manors|Meadow|Meadows|Mews|Mill|Mills|Mission|Motorway|"
+    "Mount|Mountain|Mountains|Neck|Orchard|Oval|Overpass|Park|Parks|Parkways|Pass|Passage|"
+    "Path|Pike|Pine|Pines|Plain|Plains|Plaza|Point|Points|Port|Ports|Prairie|Radial|Ramp|"
+    "Ranch|Rapid|Rapids|Rest|Ridge|Ridges|River|Roads|Route|Shoal|Shoals|Shore|Shores|Skyway|"
+    "Spring|Springs|Spur|Spurs|Station|Stravenue|Stream|Streets|Summit|Throughway|Trace|"
+    "Track|Trafficway|Tunnel|Turnpike|Underpass|Union|Unions|Valley|Valleys|Via|Viaduct|"
+    "View|Views|Village|Villages|Ville|Vista|Walks|Wall|Ways|Well|Wells"
+)
+_DE_SUFFIX = r"(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee|markt)"
+_FR_TYPE = r"(?:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route|cours)"
+_ES_TYPE = (
+    r"(?:Calle|C/|C\.|Avenida|Avda\.|Av\.|Plaza|Paseo|Camino|Carrer|Ronda|Vía|Via|Vial|"
+    r"Pasaje|Callejón|Cañada|Carretera|Glorieta|Alameda|Urbanización|Rambla|Acceso|Cuesta|"
+    r"Pasadizo)"
+)
+_UNIT = r"(?:,?\s+(?:Apt\.?|Suite|Unit|#|Piso|Puerta|Esc\.)\s*\w+)*"
+_CITY = rf"[{_UP}][\w{_Q} .-]*?"
+_NAME_WORDS = rf"[{_UP}][\w{_Q}-]+(?:\s+[{_UP}][\w{_Q}-]+){{0,3}}"
+ADDRESS = re.compile(
+    "|".join([
+        # 123 Main Street Apt. 4, Springfield, IL 62704
+        rf"\b\d{{1,6}}\s+(?:{_WORD}\s+){{1,3}}(?:{_EN_SUFFIX})\b\.?{_UNIT}"
+        rf"(?:,?\s+{_CITY},\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?)?",
+        # Lindenstraße 12a, 10115 Berlin / Hans-Dieter-Weg 3 / Berliner Straße 5
+        rf"\b(?:(?:{_WORD}[ -]){{0,2}}[{_UP}][{_LOW}-]*(?i:{_DE_SUFFIX})|(?:{_WORD}\s+){{1,2}}"
+        rf"(?:Straße|Strasse|Str\.|Weg|Platz|Allee|Gasse|Ring|Damm))\s+\d{{1,4}}(?:-\d{{1,4}})?"
+        rf"\s?[a-z]?\b"
+        rf"(?:,?\s+\d{{5}}\s+{_WORD}(?:[ -]{_WORD})*)?",
+        # 12, rue de la Paix, 75002 Paris
+        rf"\b\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_FR_TYPE})\s+(?:(?:de|du|des|la|le|l'|d')\s*)*"
+        rf"{_NAME_WORDS}(?:,?\s+\d{{5}}\s+{_WORD}(?:[ -]{_WORD})*)?",
+        # Calle de Ana Sancho 46 Piso 3, Madrid, 02857
+        rf"\b{_ES_TYPE}\s+(?:(?:de|del|la|los|las)\s+)*{_NAME_WORDS}"
+        rf",?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}{_UNIT}(?:,?\s+{_CITY},\s+\d{{5}})?",
+    ])
+)
+
+TITLE_WORDS = ("mr", "mrs", "ms", "miss", "dr", "prof", "herr", "frau", "hr", "fr", "m", "mme",
+               "mlle", "sr", "sra", "srta", "don", "doña")
+_TITLES = r"(?:Mr|Mrs|Ms|Miss|Dr|Prof|Herr|Frau|Hr|Fr|Mme|Mlle|Sr|Sra|Srta|Don|Doña|M\.)"
+TITLED_NAME = re.compile(rf"\b{_TITLES}\.?\s+({_WORD}(?:\s+{_WORD}){{0,3}})")
+_LABELS = (
+    r"name|full name|patient|applicant|employee|customer|client|account holder|cardholder|"
+    r"recipient|sender|beneficiary|nom|prénom|nom complet|nombre|apellidos?|titular|paciente|"
+    r"empleado|cliente|vorname|nachname|patientin|kunde|kundin|mitarbeiter(?:in)?|empfänger"
+)
+LABELLED_NAME = re.compile(
+    rf"(?i:\b(?:{_LABELS})\s*:)[ \t]*((?:[{_UP}][\w{_Q}-]+,?)(?:[ \t]+[{_UP}][\w{_Q}-]+,?){{0,3}})"
+)
+NAME_RUN = re.compile(
+    rf"\b{_WORD}(?:,?[ \t]+{_WORD}){{1,3}}\b|\b[{_UP}]{{2,}}(?:,?[ \t]+[{_UP}{_Q}-]{{2,}}){{1,3}}\b"
+)
+
+# --- dates -----------------------------------------------------------------------------
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|"
+    "januar|jänner|februar|märz|mai|juni|juli|oktober|dezember|"
+    "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|"
+    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre"
+)
+DATES = (
+    re.compile(r"\b(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})\b"),
+    re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2})?)?\b"),
+    re.compile(rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th|\.|er)?\s+(?:de\s+)?(?:{_MONTHS})\.?,?\s+"
+               rf"(?:de\s+)?\d{{4}}\b"),
+    re.compile(rf"(?i)\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"),
+    re.compile(r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?(?:[AaPp]\.?[Mm]\.?|Uhr))?\b"),
+)
+
+
+def plausible_date(m: re.Match[str]) -> bool:
+    """Reject numeric look-alikes such as 45/67/2020 or 99.99.99."""
+    if m.re is DATES[0]:
+        a, b, year = int(m.group(1)), int(m.group(3)), m.group(4)
+        ok_year = len(year) == 2 or 1900 <= int(year) <= 2099
+        return ok_year and ((1 <= a <= 31 and 1 <= b <= 12) or (1 <= a <= 12 and 1 <= b <= 31))
+    if m.re is DATES[1]:
+        return 1 <= int(m.group(2)) <= 12 and 1 <= int(m.group(3)) <= 31
+    return True
+
+
+# --- context words (lower case, matched in the text just before a finding) -------------
+
+BIRTH_CONTEXT = (
+    "dob", "d.o.b", "date of birth", "birth date", "birthdate", "born", "birthday",
+    "geburtsdatum", "geboren", "geb.", "né le", "née le", "né(e)", "naissance",
+    "fecha de nacimiento", "nacido", "nacida", "nacimiento", "f. nac",
+)
+PHONE_CONTEXT = (
+    "phone", "tel", "call", "mobile", "cell", "fax", "telefon", "handy", "rufnummer", "ruf",
+    "anrufen", "téléphone", "portable", "tél", "appelez", "appeler", "teléfono", "móvil",
+    "llame", "llamar", "llámame", "whatsapp",
+)
+CARD_CONTEXT = ("card", "credit", "visa", "mastercard", "amex", "karte", "carte", "tarjeta")
+SSN_CONTEXT = ("ssn", "social security", "ss#", "sozialversicherung", "sécurité sociale",
+               "seguro social")
+PASSPORT_CONTEXT = ("passport", "reisepass", "passnummer", "passeport", "pasaporte")
+DRIVER_CONTEXT = ("driver", "driving", "licence", "license", "dl#", "dl:", "dl no",
+                  "führerschein", "permis", "licencia", "conducir")
+MEDICAL_CONTEXT = ("dea", "medical", "license", "licence", "npi", "approbation", "médical",
+                   "médico")
+ADDRESS_CONTEXT = ("address", "addr", "street", "adresse", "anschrift", "wohnhaft",
+                   "domicile", "dirección", "domicilio", "lives at", "vit au", "wohnt")
+
+
+@functools.cache
+def name_lists() -> tuple[frozenset[str], frozenset[str]]:
+    """Case-folded first and last names (Faker's lists for en, de, fr, es, it), less
+    common words of those languages, so that "Will" or "May" alone are not names."""
+    import importlib
+
+    from spacy.lang.de.stop_words import STOP_WORDS as DE
+    from spacy.lang.en.stop_words import STOP_WORDS as EN
+    from spacy.lang.es.stop_words import STOP_WORDS as ES
+    from spacy.lang.fr.stop_words import STOP_WORDS as FR
+
+    common = {w.casefold() for w in EN | DE | FR | ES} | set(_MONTHS.split("|"))
+    first: set[str] = set()
+    last: set[str] = set()
+    for locale in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT"):
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attr, bucket in (("first_names", first), ("last_names", last)):
+            bucket.update(n.casefold() for n in getattr(provider, attr, ()))
+    return frozenset(first - common), frozenset(last - common)
+
+
+@functools.cache
+def trim_words() -> frozenset[str]:
+    """Words that may start or end a run of capitalised words without being a name."""
+    from spacy.lang.de.stop_words import STOP_WORDS as DE
+    from spacy.lang.en.stop_words import STOP_WORDS as EN
+    from spacy.lang.es.stop_words import STOP_WORDS as ES
+    from spacy.lang.fr.stop_words import STOP_WORDS as FR
+
+    labels = {"dob", "ssn", "date", "name", "patient", "id", "mrn", "address", "phone",
+              "dear", "hello", "hi", "hallo", "bonjour", "hola", "estimado", "estimada",
+              "liebe", "lieber", "cher", "chère", "sehr", "geehrte", "geehrter", "tel"}
+    return frozenset({w.casefold() for w in EN | DE | FR | ES} | labels | set(TITLE_WORDS))

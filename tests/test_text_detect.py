@@ -1,0 +1,102 @@
+"""The text detector on values it must find and look-alikes it must leave alone."""
+
+import itertools
+
+import pytest
+
+from veil import InputError, Policy, scan_text
+from veil.detect.text_pii import TextDetector
+
+DETECTOR = TextDetector()
+
+FOUND = [
+    # (text, value, entity)
+    ("Mail me at jane.roe@example.org today", "jane.roe@example.org", "EMAIL_ADDRESS"),
+    ("Call +1 (555) 010-2030 tonight", "+1 (555) 010-2030", "PHONE_NUMBER"),
+    ("Ruf mich an: 030 12345678", "030 12345678", "PHONE_NUMBER"),
+    ("Appelez le 01 23 45 67 89 svp", "01 23 45 67 89", "PHONE_NUMBER"),
+    ("Llámame al +34 612 345 678", "+34 612 345 678", "PHONE_NUMBER"),
+    ("card 4111 1111 1111 1111 exp 12/29", "4111 1111 1111 1111", "CREDIT_CARD"),
+    ("Überweisung an DE89 3704 0044 0532 0130 00 bitte", "DE89 3704 0044 0532 0130 00",
+     "IBAN_CODE"),
+    ("IBAN FR1420041010050500013M02606 merci", "FR1420041010050500013M02606", "IBAN_CODE"),
+    ("ES9121000418450200051332 es mi cuenta", "ES9121000418450200051332", "IBAN_CODE"),
+    ("SSN: 412-67-8934 on file", "412-67-8934", "US_SSN"),
+    ("my social security number is 412678934", "412678934", "US_SSN"),
+    ("server 192.168.10.24 is down", "192.168.10.24", "IP_ADDRESS"),
+    ("host 2001:db8::8a2e:370:7334 answers", "2001:db8::8a2e:370:7334", "IP_ADDRESS"),
+    ("see https://intranet.example.com/u/jroe?x=1.", "https://intranet.example.com/u/jroe?x=1",
+     "URL"),
+    ("Patient DOB: 04/12/1985", "04/12/1985", "DATE_OF_BIRTH"),
+    ("Geburtsdatum: 12.03.1980", "12.03.1980", "DATE_OF_BIRTH"),
+    ("née le 5 mars 1979 à Lyon", "5 mars 1979", "DATE_OF_BIRTH"),
+    ("fecha de nacimiento: 3 de mayo de 1990", "3 de mayo de 1990", "DATE_OF_BIRTH"),
+    ("Meeting on March 3, 2024 in the office", "March 3, 2024", "DATE_TIME"),
+    ("passport number 912803456", "912803456", "US_PASSPORT"),
+    ("driver's license D1234567", "D1234567", "US_DRIVER_LICENSE"),
+    ("DEA number AB1234563", "AB1234563", "MEDICAL_LICENSE"),
+    ("Dear Mr. John Smith, thank you", "John Smith", "PERSON"),
+    ("PATIENT: JOHN SMITH  MRN 8812", "JOHN SMITH", "PERSON"),
+    ("Name: Smith, John", "Smith, John", "PERSON"),
+    ("Sehr geehrte Frau Anna Müller,", "Anna Müller", "PERSON"),
+    ("Mme Claire Dubois a appelé", "Claire Dubois", "PERSON"),
+    ("La Sra. Lucía Fernández llamó", "Lucía Fernández", "PERSON"),
+    ("Ship to 4759 William Haven Apt. 194, West Corey, CA 90152",
+     "4759 William Haven Apt. 194, West Corey, CA 90152", "ADDRESS"),
+    ("wohnhaft Lindenstraße 12a, 10115 Berlin.", "Lindenstraße 12a, 10115 Berlin", "ADDRESS"),
+    ("habite 12, rue de la Paix, 75002 Paris", "12, rue de la Paix, 75002 Paris", "ADDRESS"),
+    ("vive en Calle de Alcalá 46, Madrid, 28014", "Calle de Alcalá 46, Madrid, 28014", "ADDRESS"),
+]
+
+
+@pytest.mark.parametrize(("text", "value", "entity"), FOUND, ids=[f[2] for f in FOUND])
+def test_finds_personal_values(text: str, value: str, entity: str) -> None:
+    spans = DETECTOR.scan(text)
+    hits = [(text[s.start : s.end], s.entity) for s in spans]
+    assert (value, entity) in hits, hits
+
+
+NOT_PERSONAL = [
+    "Version 3.10.2 released with 45 fixes.",
+    "The total is $45.99, order #A-77812.",
+    "card 4111 1111 1111 1112 failed",  # fails Luhn
+    "IBAN DE89 3704 0044 0532 0130 01",  # fails mod 97
+    "SSN 000-12-3456 is not a valid number",  # area 000
+    "SSN 666-12-3456 is not valid either",
+    "SSN 078-05-1120 is the famous wallet-card number, never a real one",
+    "the build 123456789 passed",  # nine digits without SSN or passport context
+    "Meet me in the lobby.",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", NOT_PERSONAL)
+def test_leaves_look_alikes_alone(text: str) -> None:
+    assert [(text[s.start : s.end], s.entity) for s in DETECTOR.scan(text)] == []
+
+
+def test_spans_are_ordered_and_do_not_overlap() -> None:
+    text = "John Smith <john.smith@example.com> +1 202 555 0143, 10 Main Street, Boston"
+    spans = DETECTOR.scan(text)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
+    assert all(0 <= s.start < s.end <= len(text) for s in spans)
+
+
+def test_scan_many_equals_scan_one_by_one() -> None:
+    texts = [f for f, _, _ in FOUND[:8]]
+    assert DETECTOR.scan_many(texts) == [DETECTOR.scan(t) for t in texts]
+
+
+def test_mixed_scripts_and_long_texts() -> None:
+    text = "Контакт: jane.roe@example.org 電話 +44 20 7946 0958 " + "filler text " * 5000
+    found = {(text[s.start : s.end], s.entity) for s in DETECTOR.scan(text)}
+    assert ("jane.roe@example.org", "EMAIL_ADDRESS") in found
+    assert ("+44 20 7946 0958", "PHONE_NUMBER") in found
+
+
+def test_policy_limits_and_disabled_entities() -> None:
+    policy = Policy.from_dict({"kinds": {"text.PHONE_NUMBER": {"enabled": False}}})
+    text = "jane.roe@example.org +44 20 7946 0958"
+    assert [s.entity for s in scan_text(text, policy)] == ["EMAIL_ADDRESS"]
+    with pytest.raises(InputError, match="above the limit"):
+        scan_text("x" * 101, Policy.from_dict({"limits": {"max_text_chars": 100}}))
