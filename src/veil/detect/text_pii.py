@@ -51,7 +51,8 @@ def _card_ok(value: str) -> bool:
 
 
 def _iban_ok(value: str) -> bool:
-    return bool(iban.is_valid(value.replace(" ", "").upper()))
+    """The IBAN's own mod-97 check; national check digits inside it are not required."""
+    return bool(iban.is_valid(value.replace(" ", "").upper(), check_country=False))
 
 
 def _ssn_ok(value: str) -> bool:
@@ -83,11 +84,12 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("US_SSN", tp.SSN_DASHED, 0.85, _ssn_ok, tp.SSN_CONTEXT),
     Pattern("US_SSN", tp.SSN_PLAIN, 0.2, _ssn_ok, tp.SSN_CONTEXT),
     Pattern("US_PASSPORT", tp.US_PASSPORT, 0.1, None, tp.PASSPORT_CONTEXT),
-    Pattern("US_DRIVER_LICENSE", tp.US_DRIVER_LICENSE, 0.1, None, tp.DRIVER_CONTEXT),
+    Pattern("US_DRIVER_LICENSE", tp.US_DRIVER_LICENSE, 0.35, None, tp.DRIVER_CONTEXT),
     Pattern("MEDICAL_LICENSE", tp.DEA, 0.6, _dea_ok, tp.MEDICAL_CONTEXT),
-    Pattern("ADDRESS", tp.ADDRESS, 0.75, None, tp.ADDRESS_CONTEXT),
+    Pattern("ADDRESS", tp.ADDRESS, 0.9, None, tp.ADDRESS_CONTEXT),
     Pattern("PERSON", tp.TITLED_NAME, 0.7, None, (), group=1),
     Pattern("PERSON", tp.LABELLED_NAME, 0.75, None, (), group=1),
+    Pattern("PERSON", tp.CHAT_SPEAKER, 0.3, None, (), group=1),
 )
 
 
@@ -108,12 +110,17 @@ class TextDetector:
 
     def scan_many(self, texts: Sequence[str]) -> list[list[Span]]:
         """``scan`` for many texts; the NER model runs on them in batches."""
-        ner_spans = _ner_spans(texts) if self.ner else [[] for _ in texts]
-        return [self._finish(text, found) for text, found in zip(texts, ner_spans, strict=True)]
+        english = [i for i, t in enumerate(texts) if self.ner and tp.language(t) in ("en", None)]
+        ner = _ner_spans([texts[i] for i in english]) if english else []
+        found: list[list[Span]] = [[] for _ in texts]
+        for i, spans in zip(english, ner, strict=True):
+            found[i] = spans
+        return [self._finish(text, spans) for text, spans in zip(texts, found, strict=True)]
 
     def _finish(self, text: str, found: list[Span]) -> list[Span]:
-        spans = found + _pattern_spans(text) + _phone_spans(text) + _date_spans(text)
-        spans += _listed_names(text)
+        dates = _date_spans(text)
+        spans = found + dates + _pattern_spans(text) + _phone_spans(text, dates)
+        spans += _listed_names(text) + _places(text)
         spans = [c for c in (_clean_person(text, s) if s.entity == "PERSON" else s
                              for s in spans) if c is not None]
         if self.entities is not None:
@@ -131,10 +138,11 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
 
 
 def _boost(text: str, start: int, words: tuple[str, ...]) -> float:
+    """The context boost if one of ``words`` starts a word shortly before ``start``."""
     if not words:
         return 0.0
     before = text[max(0, start - _CONTEXT_WINDOW) : start].lower()
-    return _CONTEXT_BOOST if any(w in before for w in words) else 0.0
+    return _CONTEXT_BOOST if tp.context_regex(words).search(before) else 0.0
 
 
 def _pattern_spans(text: str) -> list[Span]:
@@ -142,40 +150,68 @@ def _pattern_spans(text: str) -> list[Span]:
     for p in PATTERNS:
         for m in p.regex.finditer(text):
             start, end = m.span(p.group)
-            value = text[start:end].rstrip(".,;:")
+            value = text[start:end].rstrip(".,;" if p.regex is tp.IPV6 else ".,;:")
             end = start + len(value)
             if not value or (p.validate is not None and not p.validate(value)):
                 continue
             score = min(1.0, p.score + _boost(text, start, p.context))
+            if p.regex is tp.CHAT_SPEAKER and value.split()[0].casefold() in tp.name_lists()[0]:
+                score = 0.8  # "anna:" opening a chat line, with a known first name
             spans.append(Span(start, end, p.entity, score, "pattern"))
     return spans
 
 
-_POSSIBLE = phonenumbers.Leniency.POSSIBLE
-
-
-def _phone_spans(text: str) -> list[Span]:
-    spans: dict[tuple[int, int], Span] = {}
+def _phone_spans(text: str, dates: Sequence[Span] = ()) -> list[Span]:
+    """Numbers that dial in one of PHONE_REGIONS. Valid numbers score high, possible ones
+    written like a phone lower, bare digit runs only with context words. Candidates glued
+    to letters, "#" or other digits (order, invoice, tracking numbers, IBAN tails) and
+    those overlapping a date are not phones."""
     if not tp.PHONE_HINT.search(text):
         return []
+    spans = []
+    for m in tp.PHONE_CANDIDATE.finditer(text):
+        start, end, raw = m.start(), m.end(), m.group(0)
+        if (tp.PHONE_BAD_BEFORE.search(text, max(0, start - 3), start)
+                or tp.PHONE_BAD_AFTER.match(text, end) or _not_a_phone(raw)
+                or any(start < d.end and d.start < end for d in dates)):
+            continue
+        base = _phone_score(raw)
+        if base is None:
+            continue
+        score = min(1.0, base + _boost(text, start, tp.PHONE_CONTEXT))
+        spans.append(Span(start, end, "PHONE_NUMBER", score, "phonenumbers"))
+    return spans
+
+
+def _phone_score(raw: str) -> float | None:
+    """0.75 valid somewhere; 0.45 possible and written like a phone (or a valid national
+    number without separators); 0.3 possible; None when it cannot dial anywhere."""
+    if sum(c.isdigit() for c in raw) < 7:
+        return None
+    best: float | None = None
     for region in PHONE_REGIONS:
-        matcher = phonenumbers.PhoneNumberMatcher(text, region, leniency=_POSSIBLE)
-        for match in matcher:
-            key = (match.start, match.end)
-            raw = match.raw_string
-            if (key in spans and spans[key].score >= 0.75) or tp.SSN_DASHED.fullmatch(raw):
-                continue
-            if raw.isdigit():
-                base = 0.3  # a bare digit run is a phone only where context says so
-            elif phonenumbers.is_valid_number(match.number):
-                base = 0.75
-            elif tp.PHONE_SHAPE.fullmatch(match.raw_string):
-                base = 0.45  # a possible number written like one: +1 (555) 010-2030
-            else:
-                base = 0.3  # digits that could dial: only with context words
-            score = min(1.0, base + _boost(text, match.start, tp.PHONE_CONTEXT))
-            spans[key] = Span(match.start, match.end, "PHONE_NUMBER", score, "phonenumbers")
-    return list(spans.values())
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            if not raw.isdigit():
+                return 0.75
+            best = 0.45 if tp.PHONE_NATIONAL.fullmatch(raw) else 0.3
+        elif phonenumbers.is_possible_number(number) and best is None:
+            best = 0.45 if tp.PHONE_SHAPE.fullmatch(raw) else 0.3
+    return best
+
+
+def _not_a_phone(raw: str) -> bool:
+    """Shapes that dial somewhere but are written as something else: SSNs, dates."""
+    if tp.SSN_DASHED.fullmatch(raw):
+        return True
+    for regex in tp.DATES[:2]:
+        m = regex.fullmatch(raw)
+        if m and tp.plausible_date(m):
+            return True
+    return False
 
 
 def _date_spans(text: str) -> list[Span]:
@@ -193,7 +229,7 @@ def _date_spans(text: str) -> list[Span]:
 def _clean_person(text: str, span: Span) -> Span | None:
     """Trim greetings, titles and labels off a name; drop what is only those, and NER
     "names" that are field labels ("Teléfono:") or too short to be a name."""
-    names = tp.name_lists()[0] | tp.name_lists()[1]
+    names = tp.all_names()
     trim = tp.trim_words()
     words = [(m.start(), m.end(), m.group(0).casefold())
              for m in re.finditer(r"[^\s,.:;]+", text[span.start : span.end])]
@@ -204,20 +240,28 @@ def _clean_person(text: str, span: Span) -> Span | None:
     if not words:
         return None
     start, end = span.start + words[0][0], span.start + words[-1][1]
+    score = span.score
     if span.source == "spacy":
         label = text[end : end + 3].lstrip().startswith(":")
         if label or (len(words) == 1 and len(words[0][2]) <= 3):
             return None
-    return Span(start, end, span.entity, span.score, span.source)
+        value = text[start:end]
+        listed = any(w[2] in names for w in words)
+        if any(c.isdigit() for c in value) or (len(words) == 1 and not listed):
+            return None  # order numbers, lone capitalised words: not names by NER alone
+        score = 0.6 if listed else 0.45
+    return Span(start, end, span.entity, score, span.source)
 
 
 def _listed_names(text: str) -> list[Span]:
     """Runs of capitalised or upper-case words ("JOHN SMITH", "Smith, John") that hold a
     known first name and one more word, trimmed of greetings and labels at either end."""
     first, last = tp.name_lists()
-    names = first | last
+    names = tp.all_names()
     trim = tp.trim_words()
-    spans = []
+    spans = [Span(m.start(), m.end(), "PERSON", 0.5, "names")
+             for m in tp.LONE_WORD.finditer(text)
+             if (w := m.group(0).casefold()) in first and w not in trim]
     for run in tp.NAME_RUN.finditer(text):
         words = [(m.start(), m.end(), m.group(0).casefold())
                  for m in re.finditer(r"[^\s,]+", run.group(0))]
@@ -231,6 +275,20 @@ def _listed_names(text: str) -> list[Span]:
         score = 0.85 if any(f in last for f in folded) else 0.6
         spans.append(Span(run.start() + words[0][0], run.start() + words[-1][1], "PERSON",
                           score, "names"))
+    return spans
+
+
+def _places(text: str) -> list[Span]:
+    """Cities (population 100,000 or more) and countries, from a gazetteer."""
+    index = tp.gazetteer()
+    spans = []
+    for m in tp.CAPITALISED.finditer(text):
+        for name in index.get(m.group(0).casefold(), ()):
+            if text[m.start() : m.start() + len(name)].casefold() == name and not (
+                    text[m.start() + len(name) : m.start() + len(name) + 1].isalnum()):
+                spans.append(Span(m.start(), m.start() + len(name), "LOCATION", 0.55,
+                                  "gazetteer"))
+                break
     return spans
 
 
@@ -261,6 +319,8 @@ def _ner_spans(texts: Sequence[str]) -> list[list[Span]]:
             entity = _NER_LABELS.get(ent.label_)
             if entity is None or not tp.NER_TEXT_OK.search(ent.text):
                 continue
+            if entity == "LOCATION" and ent.text.casefold() in tp.name_lists()[0]:
+                entity = "PERSON"  # "Olivia" is a first name before it is a place
             score = 0.6 if entity == "PERSON" else 0.5
             out[i].append(Span(offset + ent.start_char, offset + ent.end_char, entity, score,
                                "spacy"))
