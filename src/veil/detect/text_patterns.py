@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Iterator
+
+import phonenumbers
+from phonenumbers import PhoneNumber
 
 # --- patterns --------------------------------------------------------------------------
 
@@ -209,6 +213,15 @@ def trim_words() -> frozenset[str]:
               "dear", "hello", "hi", "hallo", "bonjour", "hola", "estimado", "estimada",
               "liebe", "lieber", "cher", "chère", "sehr", "geehrte", "geehrter", "tel"}
     return frozenset({w.casefold() for w in EN | DE | FR | ES} | labels | set(TITLE_WORDS))
+
+
+def phone_parses(raw: str, regions: Iterable[str | None]) -> Iterator[PhoneNumber]:
+    """``raw`` parsed as a phone number of each region where it parses at all."""
+    for region in regions:
+        try:
+            yield phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
 
 
 @functools.cache

@@ -189,11 +189,7 @@ def _phone_score(raw: str) -> float | None:
     if sum(c.isdigit() for c in raw) < 7:
         return None
     best: float | None = None
-    for region in PHONE_REGIONS:
-        try:
-            number = phonenumbers.parse(raw, region)
-        except phonenumbers.NumberParseException:
-            continue
+    for number in tp.phone_parses(raw, PHONE_REGIONS):
         if phonenumbers.is_valid_number(number):
             if not raw.isdigit():
                 return 0.75

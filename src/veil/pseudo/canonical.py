@@ -6,6 +6,8 @@ import re
 
 import phonenumbers
 
+from veil.detect.text_patterns import phone_parses
+
 _REGIONS = (None, "US", "GB", "DE", "FR", "ES")
 _COMPACT = {"CREDIT_CARD", "US_SSN", "IBAN_CODE", "US_PASSPORT", "US_DRIVER_LICENSE",
             "MEDICAL_LICENSE"}
@@ -30,11 +32,7 @@ def canonical(entity: str, value: str) -> str:
 
 
 def _phone(value: str) -> str:
-    for region in _REGIONS:
-        try:
-            number = phonenumbers.parse(value, region)
-        except phonenumbers.NumberParseException:
-            continue
+    for number in phone_parses(value, _REGIONS):
         if phonenumbers.is_possible_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return re.sub(r"\D", "", value)
