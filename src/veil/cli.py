@@ -13,12 +13,17 @@ from pathlib import Path
 import click
 
 from veil.batch import Failure, collect, plan_outputs, run
-from veil.detect.text_pii import TextDetector
 from veil.errors import PolicyError, VeilError
 from veil.images import write_atomic
 from veil.policy import Policy
 from veil.pseudo.canonical import all_canonicals
-from veil.pseudo.engine import ENTITIES, Pseudonymizer, check_text
+from veil.pseudo.engine import (
+    ENTITIES,
+    Pseudonymizer,
+    check_text,
+    default_detector,
+    protected,
+)
 from veil.pseudo.vault import Vault
 from veil.report import Report
 
@@ -189,15 +194,14 @@ def scan_text_command(paths: tuple[str, str], policy_path: Path | None) -> None:
     for number, reason in bad.items():
         click.echo(f"veil: FAILED line {number}: {reason}", err=True)
     texts = [str(record["text"]) for record in records.values()]
-    detector = TextDetector()
-    findings = detector.scan_many(texts)
+    findings = default_detector().scan_many(texts)
     out: list[str] = []
     found = iter(findings)
     for number in range(1, len(lines) + 1):
         if number in bad:
             out.append(json.dumps({"line": number, "error": bad[number]}))
         elif number in records:
-            spans = [s for s in next(found) if policy.enabled(f"text.{s.entity}")]
+            spans = protected(next(found), policy)
             record = {**records[number], "findings": [
                 {"start": s.start, "end": s.end, "entity": s.entity, "score": round(s.score, 3)}
                 for s in spans]}

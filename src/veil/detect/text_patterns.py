@@ -186,12 +186,8 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
     common words of those languages, so that "Will" or "May" alone are not names."""
     import importlib
 
-    from spacy.lang.de.stop_words import STOP_WORDS as DE
-    from spacy.lang.en.stop_words import STOP_WORDS as EN
-    from spacy.lang.es.stop_words import STOP_WORDS as ES
-    from spacy.lang.fr.stop_words import STOP_WORDS as FR
-
-    common = {w.casefold() for w in EN | DE | FR | ES} | set(_MONTHS.split("|"))
+    common = {w.casefold() for words in stop_words().values() for w in words}
+    common |= set(_MONTHS.split("|"))
     first: set[str] = set()
     last: set[str] = set()
     for locale in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT"):
@@ -204,15 +200,12 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]]:
 @functools.cache
 def trim_words() -> frozenset[str]:
     """Words that may start or end a run of capitalised words without being a name."""
-    from spacy.lang.de.stop_words import STOP_WORDS as DE
-    from spacy.lang.en.stop_words import STOP_WORDS as EN
-    from spacy.lang.es.stop_words import STOP_WORDS as ES
-    from spacy.lang.fr.stop_words import STOP_WORDS as FR
 
     labels = {"dob", "ssn", "date", "name", "patient", "id", "mrn", "address", "phone",
               "dear", "hello", "hi", "hallo", "bonjour", "hola", "estimado", "estimada",
               "liebe", "lieber", "cher", "chère", "sehr", "geehrte", "geehrter", "tel"}
-    return frozenset({w.casefold() for w in EN | DE | FR | ES} | labels | set(TITLE_WORDS))
+    words = {w.casefold() for group in stop_words().values() for w in group}
+    return frozenset(words | labels | set(TITLE_WORDS))
 
 
 def phone_parses(raw: str, regions: Iterable[str | None]) -> Iterator[PhoneNumber]:
@@ -237,14 +230,20 @@ def all_names() -> frozenset[str]:
 
 
 @functools.cache
-def _stop_words() -> dict[str, frozenset[str]]:
-    """Stop words that belong to one of en, de, fr, es only."""
+def stop_words() -> dict[str, frozenset[str]]:
+    """spaCy's stop words of en, de, fr and es."""
     from spacy.lang.de.stop_words import STOP_WORDS as DE
     from spacy.lang.en.stop_words import STOP_WORDS as EN
     from spacy.lang.es.stop_words import STOP_WORDS as ES
     from spacy.lang.fr.stop_words import STOP_WORDS as FR
 
-    sets = {"en": EN, "de": DE, "fr": FR, "es": ES}
+    return {"en": frozenset(EN), "de": frozenset(DE), "fr": frozenset(FR), "es": frozenset(ES)}
+
+
+@functools.cache
+def _stop_words() -> dict[str, frozenset[str]]:
+    """Stop words that belong to one of en, de, fr, es only."""
+    sets = stop_words()
     return {lang: frozenset(w for w in words
                             if not any(w in other for o, other in sets.items() if o != lang))
             for lang, words in sets.items()}

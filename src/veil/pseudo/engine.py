@@ -129,8 +129,12 @@ def scan_text(text: str, policy: Policy | None = None,
     """Personal data in ``text`` that the policy protects, as Spans."""
     policy = policy or Policy()
     check_text(text, policy)
-    found = (detector or default_detector()).scan(text)
-    return [s for s in found if policy.enabled(f"text.{s.entity}")]
+    return protected((detector or default_detector()).scan(text), policy)
+
+
+def protected(spans: list[Span], policy: Policy) -> list[Span]:
+    """The spans whose entity the policy protects (kind ``text.ENTITY``)."""
+    return [s for s in spans if policy.enabled(f"text.{s.entity}")]
 
 
 def pseudonymize(text: str, session: str, *, vault: Vault | None = None,
