@@ -80,20 +80,17 @@ class Vault:
         db = self._connect(timeout_seconds)
         try:
             with self._errors():
-                self._check_tables(db)  # read only: a foreign file is refused before any write
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten on disk
-                with self._transaction(db):
-                    self._check_tables(db)
-                    for stmt in _SCHEMA:
-                        db.execute(stmt)
-                    row = db.execute("SELECT value FROM meta WHERE name = 'check'").fetchone()
-                    self._set_key(_resolve_key(key, key_file, self.path, new=row is None))
-                    if row is None:
-                        db.execute("INSERT INTO meta VALUES ('check', ?)",
-                                   (self._seal(_CHECK, b"check"),))
-                    elif self._unseal(row[0], b"check") != _CHECK:
-                        raise VaultKeyError(f"vault key does not match the vault: {self.path}")
+                # Opening a new vault races other openers: switching to WAL and the first
+                # read can report busy at once, without waiting on the busy timeout.
+                deadline = time.monotonic() + timeout_seconds
+                while True:
+                    try:
+                        self._set_up(db, key, key_file)
+                        break
+                    except sqlite3.OperationalError as exc:
+                        if not _is_busy(exc) or time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.02)
         except BaseException:
             db.close()
             raise
@@ -185,6 +182,22 @@ class Vault:
 
     # --- internals ----------------------------------------------------------------------
 
+    def _set_up(self, db: sqlite3.Connection, key: bytes | None,
+                key_file: str | Path | None) -> None:
+        self._check_tables(db)  # read only: a foreign file is refused before any write
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten on disk
+        with self._transaction(db):
+            self._check_tables(db)
+            for stmt in _SCHEMA:
+                db.execute(stmt)
+            row = db.execute("SELECT value FROM meta WHERE name = 'check'").fetchone()
+            self._set_key(_resolve_key(key, key_file, self.path, new=row is None))
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('check', ?)", (self._seal(_CHECK, b"check"),))
+            elif self._unseal(row[0], b"check") != _CHECK:
+                raise VaultKeyError(f"vault key does not match the vault: {self.path}")
+
     def _connect(self, timeout: float) -> sqlite3.Connection:
         try:
             if not self.path.exists():
@@ -266,8 +279,8 @@ class Vault:
         try:
             yield
         except sqlite3.Error as exc:
-            kind = getattr(exc, "sqlite_errorname", "") or type(exc).__name__
-            if kind.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            kind = _kind(exc)
+            if _is_busy(exc):
                 msg = "vault is locked by another connection (busy timeout passed)"
             elif kind.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
                 msg = "vault file is corrupt or not a Veil vault"
@@ -305,6 +318,14 @@ def _resolve_key(key: bytes | None, key_file: str | Path | None, db_path: Path, 
     except OSError as exc:
         raise VaultKeyError(f"cannot create vault key file: {path} ({exc.strerror})") from None
     return fresh
+
+
+def _kind(exc: sqlite3.Error) -> str:
+    return getattr(exc, "sqlite_errorname", "") or type(exc).__name__
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return _kind(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
 
 
 def _bytes(text: str) -> bytes:
