@@ -8,8 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 from skimage import data
+
+from veil.regions import Region
 
 FACE_BOX = (160, 35, 290, 199)  # where the astronaut's face lies in her 512x512 portrait
 
@@ -67,3 +69,47 @@ def photo_jpeg(tmp_path: Path, astronaut: np.ndarray) -> Path:
     Image.fromarray(astronaut).save(path, quality=92, exif=exif_with_personal_data(), xmp=xmp,
                                     comment=b"owner: Jane Roe")
     return path
+
+
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu Sans when the system has it, else Pillow's built-in scalable font."""
+    path = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    return ImageFont.truetype(str(path), size) if path.exists() else ImageFont.load_default(size)
+
+
+Words = dict[str, list[tuple[int, int, int, int]]]
+
+
+def render_page(rows: list[str], *, size: int = 24, width: int = 900, top: int = 30,
+                background: int = 255, ink: int = 20, gap: float = 1.9,
+                height: int | None = None) -> tuple[np.ndarray, Words]:
+    """Draw rows of text on a page; returns the RGB page and each word's exact box
+    (a word drawn twice has two boxes)."""
+    f = font(size)
+    line = round(size * gap)
+    page = Image.new("RGB", (width, height or top * 2 + line * len(rows)), (background,) * 3)
+    draw = ImageDraw.Draw(page)
+    boxes: Words = {}
+    for i, row in enumerate(rows):
+        x, y = 30.0, top + i * line
+        for word in row.split(" "):
+            if word:
+                draw.text((x, y), word, fill=(ink,) * 3, font=f)
+                x1, y1, x2, y2 = draw.textbbox((x, y), word, font=f)
+                boxes.setdefault(word, []).append((int(x1), int(y1), int(x2), int(y2)))
+            x += f.getlength(word + " ")
+    return np.asarray(page).copy(), boxes
+
+
+def covered(box: tuple[int, int, int, int], regions: list[Region]) -> bool:
+    """Whether every pixel of ``box`` lies under some region's box and mask."""
+    x1, y1, x2, y2 = box
+    hit = np.zeros((y2 - y1, x2 - x1), bool)
+    for r in regions:
+        rx1, ry1, rx2, ry2 = r.box
+        mask = r.mask if r.mask is not None else np.ones((r.height, r.width), bool)
+        ix1, iy1, ix2, iy2 = max(x1, rx1), max(y1, ry1), min(x2, rx2), min(y2, ry2)
+        if ix2 > ix1 and iy2 > iy1:
+            hit[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1] |= mask[iy1 - ry1 : iy2 - ry1,
+                                                                  ix1 - rx1 : ix2 - rx1]
+    return bool(hit.all())

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from skimage.metrics import structural_similarity
 
-from veil.anonymize import Blur, Fill, Pixelate
+from veil.anonymize import Blur, Fill, Pixelate, Replace
 from veil.regions import Region
 
-OPERATORS = [Fill(), Fill(color=(255, 0, 0)), Blur(), Pixelate()]
+OPERATORS = [Fill(), Fill(color=(255, 0, 0)), Blur(), Pixelate(), Replace()]
 
 
 @st.composite
@@ -25,7 +25,8 @@ def image_and_box(draw: st.DrawFn) -> tuple[np.ndarray, Region]:
     seed = draw(st.integers(0, 2**31))
     shape = (h, w) if channels == 0 else (h, w, channels)
     image = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
-    return image, Region((x1, y1, x2, y2), "face", 1.0, "test")
+    text = draw(st.sampled_from([None, "", "Ann Lee", "x" * 40]))
+    return image, Region((x1, y1, x2, y2), "text.PERSON", 1.0, "test", text=text)
 
 
 @pytest.mark.parametrize("operator", OPERATORS, ids=lambda o: repr(o))
@@ -92,3 +93,28 @@ def test_operator_parameters_are_validated() -> None:
         Pixelate(cells=0)
     with pytest.raises(ValueError, match="strength"):
         Blur(strength=0)
+
+
+def test_replace_erases_the_words_and_draws_the_surrogate_in_their_ink() -> None:
+    page = np.full((60, 300, 3), 235, np.uint8)
+    page[20:40, 30:200:6] = (20, 20, 120)  # vertical strokes standing in for letters
+    region = Region((24, 14, 206, 46), "text.PERSON", 1.0, "test", text="Marcus Lind")
+    out = Replace().apply(page, region)
+    roi = out[14:46, 24:206]
+    assert not np.array_equal(roi, page[14:46, 24:206])
+    ink = roi[(roi < 150).all(axis=2)]
+    assert len(ink) > 50, "the surrogate was drawn"
+    assert np.abs(np.median(ink, axis=0) - (20, 20, 120)).max() < 40, "in the original's colour"
+    assert (out[:, :24] == 235).all() and (out[:, 206:] == 235).all()
+
+
+def test_replace_spreads_a_two_line_value_over_both_lines() -> None:
+    page = np.full((120, 300, 3), 250, np.uint8)
+    mask = np.zeros((80, 200), bool)
+    mask[:30, :120] = mask[50:, :200] = True
+    region = Region((20, 20, 220, 100), "text.ADDRESS", 1.0, "test", mask=mask,
+                    text="12 Rue de la Paix Paris")
+    out = Replace().apply(page, region)
+    first, second = out[20:50, 20:140], out[70:100, 20:220]
+    assert (first < 128).any() and (second < 128).any()
+    assert (out[50:70] == 250).all(), "nothing drawn between the lines"

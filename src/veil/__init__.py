@@ -1,6 +1,6 @@
 """Veil: a privacy layer for vision-language models."""
 
-from veil.anonymize import Blur, Fill, Operator, Pixelate
+from veil.anonymize import Blur, Fill, Operator, Pixelate, Replace
 from veil.detect import Detector
 from veil.errors import (
     DetectorError,
@@ -36,6 +36,7 @@ __all__ = [
     "Pseudonymizer",
     "Redactor",
     "Region",
+    "Replace",
     "Report",
     "SessionExpiredError",
     "Span",

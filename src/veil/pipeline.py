@@ -12,9 +12,12 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
-from veil.anonymize import OperatorSpec
+from veil.anonymize import OperatorSpec, Replace
 from veil.detect.base import Detector
+from veil.detect.codes import DEFAULT_THRESHOLD as CODE_THRESHOLD
+from veil.detect.codes import CodeDetector
 from veil.detect.faces import DEFAULT_MARGIN, DEFAULT_THRESHOLD, CenterFace
+from veil.detect.image_text import ImageTextDetector
 from veil.errors import DetectorError, InputError, VeilError
 from veil.images import (
     ORIENTATION_TAG,
@@ -28,6 +31,9 @@ from veil.images import (
     write_atomic,
 )
 from veil.policy import Policy
+from veil.pseudo.canonical import canonical
+from veil.pseudo.engine import Pseudonymizer
+from veil.pseudo.surrogates import surrogate
 from veil.regions import Region
 from veil.report import Action, Report
 
@@ -43,17 +49,32 @@ def default_detectors(policy: Policy) -> list[Detector]:
             threshold=DEFAULT_THRESHOLD if face.threshold is None else face.threshold,
             margin=DEFAULT_MARGIN if face.margin is None else face.margin,
         ))
+    text = policy.enabled("text") or any(
+        k.startswith("text.") and rule.enabled for k, rule in policy.kinds.items())
+    if text or policy.enabled("plate"):
+        detectors.append(ImageTextDetector(text=text, plates=policy.enabled("plate")))
+    code = policy.rule("code")
+    if code.enabled:
+        detectors.append(CodeDetector(
+            threshold=CODE_THRESHOLD if code.threshold is None else code.threshold))
     return detectors
 
 
 class Redactor:
-    """Applies a policy to images. Build one and reuse it: models load once per process."""
+    """Applies a policy to images. Build one and reuse it: models load once per process.
+
+    ``pseudonymizer`` gives the surrogates that the ``replace`` operator writes in place of
+    personal text when ``redact`` is given a session; without a session, surrogates are
+    drawn per image and kept nowhere.
+    """
 
     def __init__(self, policy: Policy | None = None,
-                 detectors: Sequence[Detector] | None = None) -> None:
+                 detectors: Sequence[Detector] | None = None,
+                 pseudonymizer: Pseudonymizer | None = None) -> None:
         self.policy = policy or Policy()
         self.detectors = list(detectors) if detectors is not None else default_detectors(
             self.policy)
+        self.pseudonymizer = pseudonymizer
 
     def warm_up(self) -> None:
         """Load every model now, so that a missing model fails before any input."""
@@ -79,13 +100,20 @@ class Redactor:
             return found
         return [self._to_stored(r, picture) for r in found]
 
-    def redact(self, picture: Picture) -> tuple[Picture, Report]:
-        """Hide every region the policy protects; metadata is dropped on encoding."""
+    def redact(self, picture: Picture, session: str | None = None) -> tuple[Picture, Report]:
+        """Hide every region the policy protects; metadata is dropped on encoding.
+
+        With ``session``, text hidden by the ``replace`` operator is replaced by the
+        session's pseudonym of the value, the same one its prompt text gets."""
         start = time.perf_counter()
         regions = self.scan(picture)
         by_operator: dict[OperatorSpec, list[Region]] = defaultdict(list)
+        drawn: dict[tuple[str, str], str] = {}
         for region in regions:
-            by_operator[self.policy.operator_for(region.kind)].append(region)
+            operator = self.policy.operator_for(region.kind)
+            if isinstance(operator, Replace):
+                region = replace(region, text=self._surrogate(region, session, drawn))
+            by_operator[operator].append(region)
         pixels = picture.pixels
         channels = colour_channels(picture.mode)
         for operator, group in by_operator.items():
@@ -118,6 +146,21 @@ class Redactor:
         width, height = picture.size
         return Report(width, height, actions, picture.metadata,
                       (time.perf_counter() - start) * 1000)
+
+    def _surrogate(self, region: Region, session: str | None,
+                   drawn: dict[tuple[str, str], str]) -> str | None:
+        """What ``replace`` writes over a region: the value's pseudonym, or nothing."""
+        if region.text is None or not region.kind.startswith(("text.", "plate")):
+            return None
+        entity = region.kind.removeprefix("text.").upper()
+        if session is not None:
+            if self.pseudonymizer is None:
+                self.pseudonymizer = Pseudonymizer(style="surrogate", policy=self.policy)
+            return self.pseudonymizer.pseudonym_for(entity, region.text, session)
+        key = (entity, canonical(entity, region.text))
+        if key not in drawn:
+            drawn[key] = surrogate(entity, region.text)
+        return drawn[key]
 
     def _wanted(self, region: Region) -> bool:
         rule = self.policy.rule(region.kind)

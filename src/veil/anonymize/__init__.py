@@ -1,5 +1,13 @@
 """Operators that hide a region of an image."""
 
-from veil.anonymize.operators import Blur, Fill, Operator, OperatorSpec, Pixelate
+from typing import Annotated
 
-__all__ = ["Blur", "Fill", "Operator", "OperatorSpec", "Pixelate"]
+from pydantic import Field
+
+from veil.anonymize.operators import Blur, Fill, Operator, Pixelate
+from veil.anonymize.replace import Replace
+
+OperatorSpec = Annotated[Fill | Blur | Pixelate | Replace, Field(discriminator="name")]
+"""An operator as written in a policy: ``{"name": "blur", "strength": 0.5}``."""
+
+__all__ = ["Blur", "Fill", "Operator", "OperatorSpec", "Pixelate", "Replace"]

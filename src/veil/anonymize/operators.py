@@ -1,10 +1,10 @@
-"""Fill, blur and pixelate: each returns a new array, touches every pixel of the
-region's box (last row and column included) and nothing outside it."""
+"""Fill, blur and pixelate: each returns a new array, touches every pixel of the region's
+box (last row and column included) and nothing outside it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -22,7 +22,7 @@ class Operator(Protocol):
     def apply(self, image: np.ndarray, region: Region) -> np.ndarray: ...
 
 
-class _OperatorBase(BaseModel):
+class OperatorBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def apply(self, image: np.ndarray, region: Region) -> np.ndarray:
@@ -48,7 +48,7 @@ class _OperatorBase(BaseModel):
         raise NotImplementedError
 
 
-class Fill(_OperatorBase):
+class Fill(OperatorBase):
     """Paint the region a solid colour (default black: the strongest protection)."""
 
     name: Literal["fill"] = "fill"
@@ -67,7 +67,7 @@ class Fill(_OperatorBase):
         return filled
 
 
-class Blur(_OperatorBase):
+class Blur(OperatorBase):
     """Blur with a kernel scaled to the region (``strength`` x its longer side).
 
     Three box-blur passes approximate a Gaussian at a cost independent of kernel size.
@@ -84,7 +84,7 @@ class Blur(_OperatorBase):
         return _cast_like(work, roi)
 
 
-class Pixelate(_OperatorBase):
+class Pixelate(OperatorBase):
     """Replace the region by at most ``cells`` blocks along its longer side, each at
     least ``min_block`` pixels, so that small regions are not left nearly intact."""
 
@@ -108,7 +108,3 @@ def _cast_like(values: np.ndarray, like: np.ndarray) -> np.ndarray:
         info = np.iinfo(like.dtype)
         values = np.clip(np.rint(values), info.min, info.max)
     return values.astype(like.dtype)
-
-
-OperatorSpec = Annotated[Fill | Blur | Pixelate, Field(discriminator="name")]
-"""An operator as written in a policy: ``{"name": "blur", "strength": 0.5}``."""

@@ -24,7 +24,7 @@ answer cannot turn the user's own "<PERSON_1>" into somebody's name."""
 ENTITIES = frozenset({
     "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE",
     "IP_ADDRESS", "LOCATION", "ADDRESS", "DATE_TIME", "DATE_OF_BIRTH", "US_PASSPORT",
-    "US_DRIVER_LICENSE", "MEDICAL_LICENSE", "URL", LITERAL,
+    "US_DRIVER_LICENSE", "MEDICAL_LICENSE", "URL", "GENDER", "MRZ", "PLATE", LITERAL,
 })
 
 
@@ -74,17 +74,19 @@ class Pseudonymizer:
         replacements: list[Replacement] = []
         last = 0
         for span in chosen:
-            value = text[span.start : span.end]
-            pseudonym = self.vault.pseudonym(
-                session, span.entity, canonical(span.entity, value), value,
-                self._maker(span.entity, value),
-            )
+            pseudonym = self.pseudonym_for(span.entity, text[span.start : span.end], session)
             out.append(text[last : span.start])
             out.append(pseudonym)
             replacements.append(Replacement(span.start, span.end, span.entity, pseudonym))
             last = span.end
         out.append(text[last:])
         return Pseudonymized("".join(out), tuple(replacements))
+
+    def pseudonym_for(self, entity: str, value: str, session: str) -> str:
+        """The session's pseudonym for one value (created on first sight), so that a value
+        seen in an image and in the prompt text of one session gets the same pseudonym."""
+        return self.vault.pseudonym(session, entity, canonical(entity, value), value,
+                                    self._maker(entity, value))
 
     def restore(self, text: str, session: str) -> str:
         """``text`` (a model's answer) with the session's pseudonyms put back."""

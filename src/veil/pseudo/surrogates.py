@@ -108,6 +108,15 @@ def _ip(original: str) -> str:
     return f"198.51.100.{_rng.randint(1, 254)}"
 
 
+def _sex(original: str) -> str:
+    """The other sex marker, in the same case and brackets ("[M]" -> "[F]")."""
+    swaps = {"male": "female", "female": "male", "m": "f", "f": "m"}
+    core = original.strip("[]() ")
+    other = swaps.get(core.lower(), core)
+    other = other.upper() if core.isupper() else other.capitalize() if core[:1].isupper() else other
+    return original.replace(core, other)
+
+
 def _same_shape(original: str) -> str:
     def swap(ch: str) -> str:
         if ch.isdigit():
@@ -133,4 +142,5 @@ _MAKERS: dict[str, Callable[[str], str]] = {
     "URL": lambda _: f"https://example.com/{secrets.token_hex(4)}",
     "LOCATION": lambda _: _faker().city(),
     "ADDRESS": lambda _: _faker().street_address(),
+    "GENDER": _sex,
 }
