@@ -17,6 +17,7 @@ from typing import Literal
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from pydantic import Field
 
 from veil.anonymize.operators import OperatorBase
 from veil.regions import Box, Region
@@ -30,8 +31,9 @@ class Replace(OperatorBase):
     """Erase the region and render ``region.text`` in place (fake but realistic text)."""
 
     name: Literal["replace"] = "replace"
-    pad: float = 0.2
-    """Padding the detector added around the words, as a share of their height."""
+    text_height: float = Field(default=0.7, gt=0.0, le=1.0)
+    """Height of the drawn text as a share of the region's (OCR boxes and padding
+    leave room above and below the glyphs)."""
 
     def apply_all(self, image: np.ndarray, regions: Iterable[Region]) -> np.ndarray:
         out = image.copy()
@@ -41,7 +43,7 @@ class Replace(OperatorBase):
             for box, text in zip(parts, texts, strict=True):
                 _, ink = _erase(out, box)
                 if text:
-                    _draw(out, box, text, ink, self.pad)
+                    _draw(out, box, text, ink, self.text_height)
         return out
 
 
@@ -97,10 +99,10 @@ def _erase(image: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
     return background, ink
 
 
-def _draw(image: np.ndarray, box: Box, text: str, ink: np.ndarray, pad: float) -> None:
+def _draw(image: np.ndarray, box: Box, text: str, ink: np.ndarray, share: float) -> None:
     """Draw ``text`` into the (erased) box, as tall as the original words, clipped to it."""
     x1, y1, x2, y2 = box
-    text_h = max(4, round((y2 - y1) / (1 + 2 * pad)))
+    text_h = max(4, round((y2 - y1) * share))
     inset = (y2 - y1 - text_h) // 2
     room = max(1, x2 - x1 - 2 * inset)
     size = text_h

@@ -10,7 +10,7 @@ threshold hides only personal codes and a threshold of 0 hides every code.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import zxingcpp
 
+from veil.detect import text_patterns as tp
 from veil.detect.text_pii import TextDetector
 from veil.regions import Region, clip_box
 
@@ -32,6 +33,14 @@ MIN_MARGIN = 4
 NOT_PERSONAL = frozenset({"URL", "DATE_TIME"})
 
 _F = zxingcpp.BarcodeFormat
+_Back = Callable[[np.ndarray], np.ndarray]
+_Formats = zxingcpp.BarcodeFormats
+_EVERY = zxingcpp.BarcodeFormats(_F.AllReadable)
+_LINEAR_FORMATS = zxingcpp.BarcodeFormats(_F.AllLinear)
+_LINEAR = frozenset(zxingcpp.barcode_formats_list(_LINEAR_FORMATS))
+# Content that cannot be read as text, structured messages (ISO 15434, as on shipping
+# labels) and MaxiCode (UPS labels with addresses) count as personal.
+_OPAQUE_CONTENT = frozenset({zxingcpp.ContentType.Binary, zxingcpp.ContentType.ISO15434})
 _PRODUCT = frozenset({_F.EANUPC, _F.EAN13, _F.EAN8, _F.UPCA, _F.UPCE, _F.ISBN, _F.EAN2,
                       _F.EAN5})
 # zxing reads linear codes up to about 20 degrees off axis; passes on copies turned by
@@ -39,6 +48,10 @@ _PRODUCT = frozenset({_F.EANUPC, _F.EAN13, _F.EAN8, _F.UPCA, _F.UPCE, _F.ISBN, _
 _LINEAR_TURNS = (30.0, 60.0)
 _BAR_CORRELATION = 0.5
 _MIN_BAR_RATIO = 0.15
+# zxing reads PDF417 only up to about 10 degrees off axis but may then report a corner
+# off by that slant: the box takes in that much more across the rows.
+_STACKED = frozenset({_F.PDF417, _F.CompactPDF417, _F.MicroPDF417})
+_STACKED_SLANT = 0.18
 
 _PREFIX = re.compile(
     r"\s*(?:BEGIN:VCARD|MECARD:|BIZCARD:|MATMSG:|MAILTO:|TEL:|SMS:|SMSTO:|MMS:|MMSTO:"
@@ -66,8 +79,9 @@ _OPAQUE = re.compile(r"[A-Za-z0-9_\-.~+/=]{16,}")
 
 def structural_personal(text: str) -> bool:
     """Whether ``text`` is personal by its form alone: contact cards, messages, Wi-Fi
-    credentials, payment slips, boarding passes, licences, tickets, URLs with secrets."""
-    if _PREFIX.match(text) or _HEADER.match(text):
+    credentials, payment slips, boarding passes, licences, tickets, e-mail addresses,
+    URLs with secrets."""
+    if _PREFIX.match(text) or _HEADER.match(text) or tp.EMAIL.search(text):
         return True
     return any(_url_personal(m.group()) for m in _URL.finditer(text))
 
@@ -117,7 +131,7 @@ class _Found:
     box: tuple[float, float, float, float]
     text: str
     format: zxingcpp.BarcodeFormat
-    binary: bool
+    opaque: bool
 
 
 class CodeDetector:
@@ -129,8 +143,10 @@ class CodeDetector:
     the printed digits of linear codes. A second pass on a copy ``upscale`` x larger
     and sharpened finds small codes, unless it would exceed ``max_upscaled_pixels``;
     linear codes at any angle are read on copies turned by 30 and 60 degrees.
-    ``text_detector`` decides whether free content is personal (default: TextDetector()).
-    zxing errors propagate.
+    Binary content, ISO 15434 messages and MaxiCode count as personal; EAN/UPC product
+    numbers never do; other content is personal by its form (see
+    ``structural_personal``) or if ``text_detector`` (default: TextDetector()) finds
+    personal data in it. zxing errors propagate.
     """
 
     name = "codes"
@@ -140,7 +156,7 @@ class CodeDetector:
         self,
         threshold: float = DEFAULT_THRESHOLD,
         margin: float = DEFAULT_MARGIN,
-        upscale: float = 2.0,
+        upscale: float = 1.5,
         max_upscaled_pixels: int = 4_000_000,
         text_detector: TextDetector | None = None,
     ) -> None:
@@ -153,26 +169,30 @@ class CodeDetector:
     def detect(self, image: np.ndarray) -> list[Region]:
         gray = _gray(image)
         h, w = gray.shape
+        if h == 0 or w == 0:
+            return []
         found: list[_Found] = []
-        for view, back, formats in self._views(gray):
-            for code in zxingcpp.read_barcodes(view, formats,
+        for view, back, formats, invert in self._views(gray):
+            for code in zxingcpp.read_barcodes(view, formats, try_invert=invert,
                                                text_mode=zxingcpp.TextMode.Plain):
                 quad = back(_quad(code.position))
                 if code.format in _LINEAR:
-                    quad = _follow_bars(gray, quad)
+                    quad = np.vstack([quad, _follow_bars(gray, quad)])
+                elif code.format in _STACKED:
+                    quad = _stacked(quad)
                 _merge(found, _Found(_grow(quad, self.margin), code.text, code.format,
                                      code.content_type in _OPAQUE_CONTENT
                                      or code.format == _F.MaxiCode))
         regions = []
-        verdicts: dict[str, float] = {}
+        verdicts: dict[tuple[bool, str], float] = {}
         for f in found:
-            if f.binary:
+            key = (f.format in _PRODUCT, f.text)
+            if f.opaque:
                 score = PERSONAL_SCORE
-            else:
-                key = f"{f.format in _PRODUCT}:{f.text}"
-                if key not in verdicts:
-                    verdicts[key] = self._score(f.text, f.format in _PRODUCT)
+            elif key in verdicts:
                 score = verdicts[key]
+            else:
+                score = verdicts[key] = self._score(f.text, f.format in _PRODUCT)
             box = clip_box(f.box, w, h)
             if box is not None and score >= self.threshold:
                 regions.append(Region(box, "code", score, SOURCE, text=f.text))
@@ -192,30 +212,21 @@ class CodeDetector:
             return OTHER_SCORE
         return PERSONAL_SCORE if self.personal(text) else OTHER_SCORE
 
-    def _views(self, gray: np.ndarray) -> list[tuple[np.ndarray, _Back, _Formats]]:
-        """Images to read, each with the map of its points back to ``gray`` and the
-        formats to look for."""
+    def _views(self, gray: np.ndarray) -> Iterator[tuple[np.ndarray, _Back, _Formats, bool]]:
+        """Images to read, each with the map of its points back to ``gray``, the formats
+        to look for and whether to try light-on-dark codes too."""
         h, w = gray.shape
-        views: list[tuple[np.ndarray, _Back, _Formats]] = [(gray, _same, _EVERY)]
+        yield gray, _same, _EVERY, True
         scale = min(self.upscale, (self.max_upscaled_pixels / (w * h)) ** 0.5)
         if scale >= 1 and self.upscale > 1:
             big = gray if scale == 1 else cv2.resize(gray, None, fx=scale, fy=scale,
                                                      interpolation=cv2.INTER_CUBIC)
             blur = cv2.GaussianBlur(big, (0, 0), scale)
             sharp = cv2.addWeighted(big, 2.5, blur, -1.5, 0)
-            views.append((sharp, _scaled(1 / scale), _EVERY))
+            yield sharp, _scaled(1 / scale), _EVERY, False
         for angle in _LINEAR_TURNS:
             turned, back = _turn(gray, angle)
-            views.append((turned, back, _LINEAR_FORMATS))
-        return views
-
-
-_Back = Callable[[np.ndarray], np.ndarray]
-_Formats = zxingcpp.BarcodeFormats
-_EVERY = zxingcpp.BarcodeFormats(_F.AllReadable)
-_LINEAR_FORMATS = zxingcpp.BarcodeFormats(_F.AllLinear)
-_LINEAR = frozenset(zxingcpp.barcode_formats_list(_LINEAR_FORMATS))
-_OPAQUE_CONTENT = frozenset({zxingcpp.ContentType.Binary, zxingcpp.ContentType.ISO15434})
+            yield turned, back, _LINEAR_FORMATS, True
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -254,44 +265,66 @@ def _quad(position: zxingcpp.Position) -> np.ndarray:
 
 
 def _follow_bars(gray: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """Extend a linear code's quad along its bars, which run past the rows zxing read:
-    rows are added while they repeat the bar pattern."""
+    """The rectangle of a linear code's bars. zxing's quad spans only the rows it read,
+    maybe slanted across the bars; rows across the bars are added while they repeat
+    the bar pattern of the quad's middle."""
     p0, p1, _, p3 = quad
     length = float(np.hypot(*(p1 - p0)))
     if length < 8:
         return quad
     u = (p1 - p0) / length
     n = np.array([-u[1], u[0]])
-    band = float((p3 - p0) @ n)
-    bars = p3 - p0 if abs(band) >= 8 else _bar_direction(gray, quad, length)
-    d = bars / float(bars @ n) if abs(float(bars @ n)) > 0.8 * np.hypot(*bars) else n
-    lo, hi = min(0.0, band), max(0.0, band)
-    reach = int(length)  # bars are rarely longer than the code is wide
-    v = np.arange(np.floor(lo) - reach, np.ceil(hi) + reach + 1)
-    s = np.linspace(0, length, min(int(length) + 1, 1024))
-    xs = (p0[0] + s[None, :] * u[0] + v[:, None] * d[0]).astype(np.float32)
-    ys = (p0[1] + s[None, :] * u[1] + v[:, None] * d[1]).astype(np.float32)
+    bars = p3 - p0 if abs(float((p3 - p0) @ n)) >= 8 else _bar_direction(gray, quad, length)
+    size = float(np.hypot(*bars))
+    if size == 0 or abs(float(bars @ n)) < 0.7 * size:  # bars must cross the reading line
+        bars = n
+    bars = bars / float(np.hypot(*bars)) * np.sign(float(bars @ n) or 1.0)
+    across = np.array([bars[1], -bars[0]]) * np.sign(float(np.array([bars[1], -bars[0]]) @ u))
+    centre = quad.mean(axis=0)
+    a = (quad - centre) @ across
+    t = (quad - centre) @ bars
+    half = max(1.0, 0.25 * float(t.max() - t.min()))
+    reach = length  # bars are rarely longer than the code is wide
+    v = np.arange(np.floor(t.min() - reach), np.ceil(t.max() + reach) + 1)
+    s = np.linspace(float(a.min()), float(a.max()), min(int(a.max() - a.min()) + 2, 1024))
+    xs = (centre[0] + s[None, :] * across[0] + v[:, None] * bars[0]).astype(np.float32)
+    ys = (centre[1] + s[None, :] * across[1] + v[:, None] * bars[1]).astype(np.float32)
     rows = np.asarray(cv2.remap(gray.astype(np.float32), xs, ys, cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0), np.float32)
     inside = (xs >= 0) & (ys >= 0) & (xs <= gray.shape[1] - 1) & (ys <= gray.shape[0] - 1)
     rows = rows - rows.mean(axis=1, keepdims=True)
     rows = rows / (np.linalg.norm(rows, axis=1, keepdims=True) + 1e-6)
-    in_band = (v >= np.floor(lo)) & (v <= np.ceil(hi))
-    ref = rows[in_band].mean(axis=0)
+    middle = np.abs(v) <= half
+    ref = rows[middle].mean(axis=0)
     ref = ref / (np.linalg.norm(ref) + 1e-6)
-    corr = rows @ ref
-    corr = np.convolve(corr, np.ones(3) / 3, mode="same")
-    ok = ((corr >= _BAR_CORRELATION) & inside.all(axis=1)) | in_band
-    first, last = np.flatnonzero(in_band)[[0, -1]]
+    corr = np.convolve(rows @ ref, np.ones(3) / 3, mode="same")
+    ok = ((corr >= _BAR_CORRELATION) & inside.all(axis=1)) | middle
+    first, last = np.flatnonzero(middle)[[0, -1]]
     while first > 0 and ok[first - 1]:
         first -= 1
     while last < len(v) - 1 and ok[last + 1]:
         last += 1
-    top, bottom = float(v[first]), float(v[last])
-    short = _MIN_BAR_RATIO * length - (bottom - top)
+    top, bottom = float(v[first]), float(v[last]) + 1
+    short = _MIN_BAR_RATIO * float(a.max() - a.min()) - (bottom - top)
     if short > 0:
         top, bottom = top - short / 2, bottom + short / 2
-    return np.array([p0 + top * d, p1 + top * d, p1 + bottom * d, p0 + bottom * d])
+    left, right = centre + a.min() * across, centre + a.max() * across
+    return np.array([left + top * bars, right + top * bars, right + bottom * bars,
+                     left + bottom * bars])
+
+
+def _stacked(quad: np.ndarray) -> np.ndarray:
+    """A PDF417 quad; if not a rectangle, with copies shifted across its rows by the slant
+    zxing may have missed."""
+    p0, p1, p2, p3 = quad
+    length = float(np.hypot(*(p1 - p0)))
+    left, right = float(np.hypot(*(p3 - p0))), float(np.hypot(*(p2 - p1)))
+    top, bottom = p1 - p0, p2 - p3
+    skew = abs(float(top[0] * bottom[1] - top[1] * bottom[0])) / (length * np.hypot(*bottom) + 1e-9)
+    if length == 0 or (abs(left - right) <= 0.1 * max(left, right) and skew < 0.03):
+        return quad  # a true rectangle: zxing found the corners
+    shift = np.array([p0[1] - p1[1], p1[0] - p0[0]]) / length * _STACKED_SLANT * length
+    return np.vstack([quad, quad + shift, quad - shift])
 
 
 def _bar_direction(gray: np.ndarray, quad: np.ndarray, length: float) -> np.ndarray:
@@ -308,22 +341,27 @@ def _bar_direction(gray: np.ndarray, quad: np.ndarray, length: float) -> np.ndar
     return np.array([-np.sin(angle), np.cos(angle)])
 
 
-def _grow(quad: np.ndarray, margin: float) -> tuple[float, float, float, float]:
-    """The quad's bounding box (exclusive ends) grown by ``margin`` of its longest side."""
-    sides = np.hypot(*(np.roll(quad, -1, axis=0) - quad).T)
+def _grow(quads: np.ndarray, margin: float) -> tuple[float, float, float, float]:
+    """The bounding box (exclusive ends) of quads stacked in rows of four corners,
+    grown by ``margin`` of their longest side."""
+    corners = quads.reshape(-1, 4, 2)
+    sides = np.hypot(*(np.roll(corners, -1, axis=1) - corners).reshape(-1, 2).T)
     pad = max(MIN_MARGIN, margin * float(sides.max()))
-    x1, y1 = quad.min(axis=0)
-    x2, y2 = quad.max(axis=0) + 1
+    x1, y1 = quads.min(axis=0)
+    x2, y2 = quads.max(axis=0) + 1
     return (float(x1) - pad, float(y1) - pad, float(x2) + pad, float(y2) + pad)
 
 
 def _merge(found: list[_Found], new: _Found) -> None:
-    """Add ``new``, or join it to an overlapping reading of the same code."""
+    """Add ``new``, or join it to an overlapping reading of the same code (or of part of
+    it: ITF read along a diagonal gives a few of its digits)."""
     for f in found:
-        if f.text == new.text and f.format == new.format and _overlap(f.box, new.box):
+        same = new.text in f.text or f.text in new.text
+        if same and f.format == new.format and _overlap(f.box, new.box):
+            f.text = max(f.text, new.text, key=len)
             f.box = (min(f.box[0], new.box[0]), min(f.box[1], new.box[1]),
                      max(f.box[2], new.box[2]), max(f.box[3], new.box[3]))
-            f.binary = f.binary or new.binary
+            f.opaque = f.opaque or new.opaque
             return
     found.append(new)
 

@@ -1,7 +1,7 @@
 """Personal text inside images: OCR words -> page text -> text detector -> pixel regions.
 
 Each personal value becomes one Region whose mask is the union of its words' boxes (a
-value that wraps over two lines is masked on both), padded by a share of the line height.
+value that wraps over two lines is masked on both), padded by shares of the line height.
 Machine-readable zones of passports and ID cards are hidden whole; sex markers next to a
 name, as burned into medical image headers, are hidden with it.
 """
@@ -20,8 +20,10 @@ from veil.detect.text_pii import TextDetector, resolve
 from veil.regions import Box, Region, Span
 
 SOURCE = f"{OCR_NAME}+text@1"
-PAD = 0.2
-"""Padding on every side of a word box, as a share of its height."""
+PAD = (0.25, 0.05)
+"""Padding of a word box (left and right, top and bottom), as shares of its height: the
+OCR's word boxes are loose above and below the glyphs but may clip their first and last
+letters."""
 _MRZ = re.compile(r"[A-Z0-9<]{28,46}")
 _SEX = re.compile(r"[\[(]?(?:M|F|X|MALE|FEMALE)[\])]?", re.I)
 
@@ -91,7 +93,7 @@ class ImageTextDetector:
     kinds: tuple[str, ...] = ("text", "plate")
 
     def __init__(self, detector: TextDetector | None = None, *, text: bool = True,
-                 plates: bool = True, pad: float = PAD) -> None:
+                 plates: bool = True, pad: tuple[float, float] = PAD) -> None:
         self._detector = detector
         self._text, self._plates, self._pad = text, plates, pad
 
@@ -153,11 +155,11 @@ def _part(word: Word, start: int, end: int, span: Span) -> tuple[float, float, f
     return (left, y1, right, y2)
 
 
-def _padded(box: tuple[float, float, float, float], pad: float, width: int,
+def _padded(box: tuple[float, float, float, float], pad: tuple[float, float], width: int,
             height: int) -> Box:
-    d = (box[3] - box[1]) * pad
-    return (max(0, int(box[0] - d)), max(0, int(box[1] - d)),
-            min(width, int(np.ceil(box[2] + d))), min(height, int(np.ceil(box[3] + d))))
+    dx, dy = (box[3] - box[1]) * pad[0], (box[3] - box[1]) * pad[1]
+    return (max(0, int(box[0] - dx)), max(0, int(box[1] - dy)),
+            min(width, int(np.ceil(box[2] + dx))), min(height, int(np.ceil(box[3] + dy))))
 
 
 def _mrz_spans(page: Page) -> list[Span]:
