@@ -118,15 +118,17 @@ def _init_worker(policy: Policy, threads: int) -> None:
     _worker.warm_up()
 
 
-def _run_one(src: Path, dst: Path | None) -> Report | Failure:
+def _run_one(src: Path, dst: Path | None, session: str | None) -> Report | Failure:
     assert _worker is not None
-    return process(_worker, src, dst)
+    return process(_worker, src, dst, session)
 
 
-def process(redactor: Redactor, src: Path, dst: Path | None) -> Report | Failure:
+def process(redactor: Redactor, src: Path, dst: Path | None,
+            session: str | None = None) -> Report | Failure:
     """Redact ``src`` into ``dst`` (or only scan it when ``dst`` is None)."""
     try:
-        report = redactor.scan_file(src) if dst is None else redactor.redact_file(src, dst)
+        report = (redactor.scan_file(src) if dst is None
+                  else redactor.redact_file(src, dst, session))
     except VeilError as exc:
         return Failure(str(src), str(exc))
     except OSError as exc:
@@ -139,9 +141,11 @@ def process(redactor: Redactor, src: Path, dst: Path | None) -> Report | Failure
 
 
 def run(
-    tasks: Sequence[tuple[Path, Path | None]], policy: Policy, workers: int = 1
+    tasks: Sequence[tuple[Path, Path | None]], policy: Policy, workers: int = 1,
+    session: str | None = None,
 ) -> Iterator[Report | Failure]:
-    """Process (src, dst) pairs, yielding results as they finish.
+    """Process (src, dst) pairs, yielding results as they finish. ``session`` names the
+    vault session whose pseudonyms the ``replace`` operator writes.
 
     Models are loaded before the first input, so a missing model raises a VeilError
     at once instead of failing every image.
@@ -152,13 +156,13 @@ def run(
     redactor.warm_up()
     if workers <= 1 or len(tasks) <= 1:
         for src, dst in tasks:
-            yield process(redactor, src, dst)
+            yield process(redactor, src, dst, session)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=(policy, threads)) as pool:
-        futures = {pool.submit(_run_one, src, dst): src for src, dst in tasks}
+        futures = {pool.submit(_run_one, src, dst, session): src for src, dst in tasks}
         for future in as_completed(futures):
             try:
                 yield future.result()

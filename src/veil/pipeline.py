@@ -124,11 +124,11 @@ class Redactor:
                 pixels[..., :channels] = operator.apply_all(pixels[..., :channels], group)
         return picture.with_pixels(pixels), self._report(picture, regions, start)
 
-    def redact_file(self, src: Path, dst: Path) -> Report:
+    def redact_file(self, src: Path, dst: Path, session: str | None = None) -> Report:
         """Read ``src``, redact it, write ``dst`` atomically. Nothing is written on error."""
         start = time.perf_counter()
         picture = read_image(src, self.policy.limits)
-        out, report = self.redact(picture)
+        out, report = self.redact(picture, session)
         write_atomic(dst, encode_image(out, self.policy.jpeg_quality))
         return replace(report, ms=(time.perf_counter() - start) * 1000)
 
