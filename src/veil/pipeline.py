@@ -81,6 +81,8 @@ class Redactor:
         blank = np.zeros((64, 64, 3), np.uint8)
         for detector in self.detectors:
             detector.detect(blank)
+            if isinstance(detector, ImageTextDetector):
+                detector.warm_up()
 
     def scan(self, picture: Picture) -> list[Region]:
         """Regions to hide, in the stored pixels of ``picture``. Raises DetectorError."""

@@ -97,6 +97,10 @@ class ImageTextDetector:
         self._detector = detector
         self._text, self._plates, self._pad = text, plates, pad
 
+    def warm_up(self) -> None:
+        """Load the text detector's models (NER, name lists), which a blank image skips."""
+        self._text_detector().scan("Warm-up call for Jane Roe, jane@example.org.")
+
     def detect(self, image: np.ndarray) -> list[Region]:
         lines = read_lines(image)
         found = self.text_regions(image, lines) if self._text else []
@@ -108,11 +112,9 @@ class ImageTextDetector:
 
     def text_regions(self, image: np.ndarray, lines: Sequence[Line]) -> list[Region]:
         """Regions for the personal values in ``lines`` (already read from ``image``)."""
-        if self._detector is None:
-            self._detector = TextDetector()
         height, width = image.shape[:2]
         page = page_of(lines)
-        spans = self._detector.scan(page.text) if page.text.strip() else []
+        spans = self._text_detector().scan(page.text) if page.text.strip() else []
         spans = resolve(spans + _mrz_spans(page) + _sex_spans(page, spans))
         regions = []
         for span in spans:
@@ -120,6 +122,11 @@ class ImageTextDetector:
             if region is not None:
                 regions.append(region)
         return regions
+
+    def _text_detector(self) -> TextDetector:
+        if self._detector is None:
+            self._detector = TextDetector()
+        return self._detector
 
     def _region(self, page: Page, span: Span, width: int, height: int) -> Region | None:
         rows: dict[int, list[tuple[float, float, float, float]]] = {}
