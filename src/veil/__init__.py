@@ -1,6 +1,7 @@
 """Veil: a privacy layer for vision-language models."""
 
 from veil.anonymize import Blur, Fill, Operator, Pixelate, Replace
+from veil.audit import AuditLog
 from veil.detect import Detector
 from veil.errors import (
     DetectorError,
@@ -12,7 +13,7 @@ from veil.errors import (
     VeilError,
 )
 from veil.pipeline import Redactor, redact_image
-from veil.policy import KindRule, Limits, Policy
+from veil.policy import ApiKey, KindRule, Limits, Policy, Role, ServerPolicy
 from veil.pseudo.engine import Pseudonymized, Pseudonymizer, pseudonymize, restore, scan_text
 from veil.pseudo.restore import StreamRestorer
 from veil.pseudo.vault import Vault
@@ -21,6 +22,8 @@ from veil.report import Action, Report
 
 __all__ = [
     "Action",
+    "ApiKey",
+    "AuditLog",
     "Blur",
     "Detector",
     "DetectorError",
@@ -38,6 +41,8 @@ __all__ = [
     "Region",
     "Replace",
     "Report",
+    "Role",
+    "ServerPolicy",
     "SessionExpiredError",
     "Span",
     "StreamRestorer",

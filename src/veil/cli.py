@@ -26,6 +26,7 @@ from veil.pseudo.engine import (
 )
 from veil.pseudo.vault import Vault
 from veil.report import Report
+from veil.server.cli import audit, serve
 
 
 def _load_policy(path: Path | None) -> Policy:
@@ -40,10 +41,10 @@ def _fail_line(failure: Failure) -> None:
 
 
 def _run(tasks: Sequence[tuple[Path, Path | None]], policy: Policy,
-         workers: int) -> Iterator[Report | Failure]:
+         workers: int, session: str | None = None) -> Iterator[Report | Failure]:
     """Results of ``batch.run``; a setup error (a missing model) ends the command."""
     try:
-        yield from run(tasks, policy, workers)
+        yield from run(tasks, policy, workers, session)
     except VeilError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -76,9 +77,12 @@ def main() -> None:
               help="Write one JSON line per image: regions hidden, metadata removed, time.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes to run in parallel.")
+@click.option("--session", help="Vault session whose pseudonyms the replace operator writes "
+              "(the ones `veil pseudonymize --session` gives the prompt).")
 def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
-           report_path: Path | None, workers: int) -> None:
-    """Hide faces and metadata in images: INPUTS are files, globs or folders."""
+           report_path: Path | None, workers: int, session: str | None) -> None:
+    """Hide faces, personal text, plates, codes and metadata in images: INPUTS are files,
+    globs or folders."""
     policy = _load_policy(policy_path)
     jobs, failures = collect(inputs)
     planned, refused = plan_outputs(jobs, out_dir)
@@ -89,7 +93,7 @@ def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
     reports: list[Report] = []
     lines: list[dict[str, object]] = [{"file": f.src, "error": f.reason} for f in failures]
     tasks = [(job.src, dst) for job, dst in planned]
-    for result in _progress(_run(tasks, policy, workers), len(tasks)):
+    for result in _progress(_run(tasks, policy, workers, session), len(tasks)):
         if isinstance(result, Failure):
             failures.append(result)
             _fail_line(result)
@@ -309,3 +313,7 @@ def vault_purge(vault_path: Path | None) -> None:
     """Delete the mappings of expired sessions."""
     with _open_vault(vault_path) as vault:
         click.echo(f"veil: purged {vault.purge_expired()} mapping(s)", err=True)
+
+
+main.add_command(serve)
+main.add_command(audit)

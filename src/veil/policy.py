@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from veil.anonymize import Fill, OperatorSpec
 from veil.errors import PolicyError
@@ -40,8 +48,83 @@ class Limits(BaseModel):
     max_text_chars: int = Field(default=2_000_000, gt=0)
 
 
+def _kind_matches(kind: str, patterns: tuple[str, ...]) -> bool:
+    """``kind`` is named in ``patterns`` exactly, by its family ("text"), or by "*"."""
+    return "*" in patterns or kind in patterns or kind.split(".", 1)[0] in patterns
+
+
+class Role(BaseModel):
+    """What the callers of one role get from ``veil serve``.
+
+    ``protect``: the kinds hidden or pseudonymised for this role, matched like policy
+    kinds (exact name, family such as ``text``, or ``*``); a role can only narrow what the
+    policy protects, and a kind not named is sent to the model in clear. ``restore``: the
+    kinds whose originals are put back into the model's answer (default none: the role sees
+    pseudonyms). ``images``: whether the role may send images at all.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    protect: tuple[str, ...] = ("*",)
+    restore: tuple[str, ...] = ()
+    images: bool = True
+
+    def protects(self, kind: str) -> bool:
+        return _kind_matches(kind, self.protect)
+
+    def restores(self, kind: str) -> bool:
+        return _kind_matches(kind, self.restore)
+
+
+class ApiKey(BaseModel):
+    """A caller of ``veil serve``: a name (logged), the SHA-256 of its key as lowercase hex
+    (the key itself is never stored), its role, and an optional rate limit: a token bucket
+    refilled at ``rate_per_minute`` holding ``burst`` requests (default: a minute's worth)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@:-]+$")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    role: str
+    rate_per_minute: float | None = Field(default=None, gt=0)
+    burst: int | None = Field(default=None, ge=1)
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class ServerPolicy(BaseModel):
+    """Bounds and permissions of ``veil serve``.
+
+    ``max_body_bytes``: largest request body (413 above). ``max_images``: images per request.
+    ``fetch_allow_networks``: non-public networks (CIDR) from which image URLs may be fetched,
+    e.g. an internal CDN; every other loopback, private, link-local, shared, multicast or
+    reserved address is refused, and cloud metadata addresses always are.
+    ``fetch_timeout`` (seconds, whole fetch), ``fetch_max_bytes``, ``fetch_max_redirects``
+    bound each image fetch. ``upstream_timeout``: seconds to wait for the model's next bytes.
+    ``anonymous_role``: the role of requests without a key (default: such requests get 401).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    max_images: int = Field(default=16, ge=0)
+    fetch_allow_networks: tuple[IPv4Network | IPv6Network, ...] = ()
+    fetch_timeout: float = Field(default=15.0, gt=0)
+    fetch_max_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    fetch_max_redirects: int = Field(default=3, ge=0, le=10)
+    upstream_timeout: float = Field(default=300.0, gt=0)
+    anonymous_role: str | None = None
+
+
 class Policy(BaseModel):
-    """What to protect and how; every kind not named is protected with the defaults."""
+    """What to protect and how; every kind not named is protected with the defaults.
+
+    For ``veil serve`` also: ``roles`` (name -> Role), ``keys`` (ApiKey, each naming a role)
+    and ``server`` (ServerPolicy); they do not change what the other commands do.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -49,8 +132,26 @@ class Policy(BaseModel):
     kinds: dict[str, KindRule] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
     jpeg_quality: int = Field(default=95, ge=95, le=100)
+    roles: dict[str, Role] = Field(default_factory=dict)
+    keys: tuple[ApiKey, ...] = ()
+    server: ServerPolicy = Field(default_factory=ServerPolicy)
 
     _shorthand = field_validator("operator", mode="before")(_operator_shorthand)
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Policy:
+        """Every key names a defined role; key names and hashes are unique."""
+        wanted = [(f"keys.{k.name}.role", k.role) for k in self.keys]
+        if self.server.anonymous_role is not None:
+            wanted.append(("server.anonymous_role", self.server.anonymous_role))
+        for where, role in wanted:
+            if role not in self.roles:
+                raise ValueError(f"{where}: role {role!r} is not defined under roles")
+        if len({k.name for k in self.keys}) != len(self.keys):
+            raise ValueError("keys: two keys have the same name")
+        if len({k.sha256 for k in self.keys}) != len(self.keys):
+            raise ValueError("keys: two keys have the same sha256")
+        return self
 
     def rule(self, kind: str) -> KindRule:
         """The rule for ``kind``: exact name, else its family ("text" for "text.EMAIL")."""

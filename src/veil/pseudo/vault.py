@@ -186,6 +186,7 @@ class Vault:
                 key_file: str | Path | None) -> None:
         self._check_tables(db)  # read only: a foreign file is refused before any write
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: durable but for a power cut
         db.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten on disk
         with self._transaction(db):
             self._check_tables(db)

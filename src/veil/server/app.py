@@ -1,0 +1,525 @@
+"""The privacy gateway: an OpenAI-compatible proxy that protects requests and restores answers.
+
+``create_app(settings)`` builds a FastAPI app. Per request: the caller's key gives a role;
+every text is pseudonymised in one session vault (named by ``X-Veil-Session``, scoped to
+the key; else one per request), every image is redacted and sent as a data URL, then the
+request goes to the upstream with the gateway's own key. The answer comes back restored for
+the kinds the role may see. Any failure to protect blocks the request; one audit record is
+written per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import httpx
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from veil.audit import AuditError, AuditLog
+from veil.errors import DetectorError, InputError, SessionExpiredError, VaultError, VeilError
+from veil.pipeline import Redactor
+from veil.pseudo.engine import LITERAL, Pseudonymizer, default_detector
+from veil.pseudo.vault import Vault
+from veil.server.auth import Caller, KeyStore, RateLimiter
+from veil.server.fetch import Fetcher
+from veil.server.protect import Findings, Protector, decode_data_url, known_kinds, role_policy
+from veil.server.schemas import ApiError, ChatRequest, parse_chat
+from veil.server.settings import Settings
+from veil.server.stream import AnswerRestorer, StreamOutcome, restore_sse, stream_error
+
+log = logging.getLogger("veil.server")
+
+SESSION_HEADER = "x-veil-session"
+_SESSION = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+_PURGE_SECONDS = 600.0
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one request did, for its audit record. Never a value, a key or an image."""
+
+    endpoint: str
+    started: float = field(default_factory=time.perf_counter)
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    caller: Caller | None = None
+    session: str | None = None
+    model: str | None = None
+    stream: bool = False
+    status: int = 200
+    error: str | None = None
+    upstream_status: int | None = None
+    findings: Findings | None = None
+    restorable: int = 0
+    protect_ms: float | None = None
+    upstream_ms: float | None = None
+
+    def fail(self, exc: ApiError) -> None:
+        self.status, self.error = exc.status, exc.code
+
+    def record(self) -> dict[str, Any]:
+        f = self.findings
+        return {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "request": self.request_id,
+            "endpoint": self.endpoint,
+            "key": self.caller.name if self.caller else None,
+            "role": self.caller.role_name if self.caller else None,
+            "session": _session_hash(self.session) if self.session else None,
+            "model": self.model,
+            "stream": self.stream,
+            "status": self.status,
+            "error": self.error,
+            "upstream_status": self.upstream_status,
+            "images": f.images if f else 0,
+            "found": dict(sorted(f.found.items())) if f else {},
+            "operators": dict(sorted(f.operators.items())) if f else {},
+            "metadata_removed": sorted(f.metadata_removed) if f else [],
+            "restorable": self.restorable,
+            "ms": {"protect": _ms(self.protect_ms), "upstream": _ms(self.upstream_ms),
+                   "total": _ms((time.perf_counter() - self.started) * 1000)},
+        }
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _session_hash(session: str) -> str:
+    return hashlib.sha256(b"veil audit session\0" + session.encode("utf-8")).hexdigest()[:32]
+
+
+class Gateway:
+    """What the requests of one app share: models, vault, HTTP clients, limits, audit log."""
+
+    def __init__(self, settings: Settings, *, redactor: Redactor | None = None,
+                 vault: Vault | None = None) -> None:
+        self.settings = settings
+        policy = settings.policy
+        self._own_vault = vault is None
+        self.vault = vault if vault is not None else Vault(settings.vault_path)
+        try:
+            self.redactor = redactor if redactor is not None else Redactor(policy)
+            detector = self.text_detector = default_detector()
+            kinds = known_kinds(self.redactor)
+            self.roles: dict[str, tuple[Pseudonymizer, Redactor]] = {}
+            for name, role in policy.roles.items():
+                narrowed = role_policy(self.redactor.policy, role, kinds)
+                pseudonymizer = Pseudonymizer(self.vault, detector, policy=narrowed)
+                self.roles[name] = (pseudonymizer, Redactor(
+                    narrowed, detectors=self.redactor.detectors, pseudonymizer=pseudonymizer))
+            self.keys = KeyStore(policy)
+            self.limiter = RateLimiter()
+            self.audit = AuditLog(settings.audit_path, fsync=settings.audit_fsync)
+        except BaseException:
+            self.close()
+            raise
+        self.ready = False
+        self.failure: str | None = None
+        self._image_lock = threading.Lock()
+        self._upstream: httpx.AsyncClient | None = None
+        self._fetcher: Fetcher | None = None
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        server = self.settings.policy.server
+        headers = {"Accept": "application/json"}
+        if self.settings.upstream_api_key:
+            headers["Authorization"] = f"Bearer {self.settings.upstream_api_key}"
+        self._upstream = httpx.AsyncClient(
+            base_url=self.settings.upstream, headers=headers,
+            timeout=httpx.Timeout(server.upstream_timeout, connect=min(10.0,
+                                                                      server.upstream_timeout)),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        )
+        self._fetcher = Fetcher(server)
+
+    async def warm_up(self) -> None:
+        """Load every model (faces, OCR, text NER) so that /readyz means ready."""
+        def load() -> None:
+            self.redactor.warm_up()
+            self.text_detector.scan("Warm-up: Jane Roe lives in Paris.")
+        try:
+            await run_in_threadpool(load)
+        except Exception as exc:
+            self.failure = str(exc) if isinstance(exc, VeilError) else type(exc).__name__
+            log.error("veil gateway: models failed to load: %s", self.failure)
+            return
+        self.ready = True
+
+    async def purge(self) -> None:
+        """Drop the mappings of expired sessions now and then."""
+        while True:
+            await anyio.sleep(_PURGE_SECONDS)
+            with contextlib.suppress(VaultError):
+                await run_in_threadpool(self.vault.purge_expired)
+
+    async def stop(self) -> None:
+        for client in (self._upstream, self._fetcher):
+            if client is not None:
+                await client.aclose()
+        self.close()
+
+    def close(self) -> None:
+        if hasattr(self, "audit"):
+            self.audit.close()
+        if self._own_vault:
+            self.vault.close()
+
+    @property
+    def upstream(self) -> httpx.AsyncClient:
+        if self._upstream is None:
+            raise ApiError(503, "the gateway is not started", "not_ready", type="server_error")
+        return self._upstream
+
+    @property
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            raise ApiError(503, "the gateway is not started", "not_ready", type="server_error")
+        return self._fetcher
+
+    # --- requests -----------------------------------------------------------------------
+
+    def write_audit(self, outcome: Outcome) -> None:
+        try:
+            self.audit.append(outcome.record())
+        except AuditError as exc:
+            log.error("veil gateway: %s", exc)
+            raise ApiError(500, "the audit log cannot be written; request refused",
+                           "audit_unavailable", type="server_error") from None
+
+    async def read_body(self, request: Request) -> bytes:
+        limit = self.settings.policy.server.max_body_bytes
+        too_big = ApiError(413, f"request body is above the limit of {limit} bytes",
+                           "request_too_large")
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            raise too_big
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_big
+        return bytes(body)
+
+    async def protect(self, chat: ChatRequest, caller: Caller, session: str,
+                      outcome: Outcome) -> AnswerRestorer:
+        """Protect ``chat`` in place; the restorer for its answer."""
+        server = self.settings.policy.server
+        if chat.images and not caller.role.images:
+            raise ApiError(403, f"role {caller.role_name!r} may not send images",
+                           "images_not_allowed", type="permission_error")
+        if len(chat.images) > server.max_images:
+            raise ApiError(400, f"request has {len(chat.images)} images, above the limit of "
+                                f"{server.max_images}", "too_many_images")
+        start = time.perf_counter()
+        fetched = await self._fetch_all(chat)
+        pseudonymizer, redactor = self.roles[caller.role_name]
+        protector = Protector(pseudonymizer, redactor, session)
+        outcome.findings = protector.findings
+
+        def work() -> None:
+            for slot, data in zip(chat.images, fetched, strict=True):
+                raw = data if data is not None else decode_data_url(slot.url, slot.number)
+                with self._image_lock:  # models use every core already; one image at a time
+                    slot.holder["url"] = protector.image(raw, slot.number)
+            for text in chat.texts:
+                text.set(protector.text(text.value))
+            for finish in chat.finish:
+                finish()
+            if protector.findings.operators.get("replace"):
+                protector.add_image_pseudonyms()
+
+        try:
+            await run_in_threadpool(work)
+        except ApiError:
+            raise
+        except DetectorError as exc:
+            raise ApiError(500, f"{exc}; the request was not sent", "detector_failed",
+                           type="server_error") from None
+        except SessionExpiredError:
+            raise ApiError(400, "the session has expired; start a new X-Veil-Session",
+                           "session_expired") from None
+        except VaultError as exc:
+            log.error("veil gateway: %s", exc)  # names the file; the caller is not told it
+            raise ApiError(503, "the pseudonym vault is unavailable; the request was not sent",
+                           "vault_unavailable", type="server_error") from None
+        except InputError as exc:
+            raise ApiError(400, str(exc), "invalid_input") from None
+        except Exception as exc:  # any other failure blocks the request (fail closed)
+            log.error("veil gateway: protection failed (%s)", type(exc).__name__)
+            raise ApiError(500, f"protection failed ({type(exc).__name__}); the request was "
+                                "not sent", "protection_failed", type="server_error") from None
+        finally:
+            outcome.protect_ms = (time.perf_counter() - start) * 1000
+        role = caller.role
+        originals = {p: o for p, (o, entity) in protector.originals.items()
+                     if entity == LITERAL or role.restores(f"text.{entity}")}
+        outcome.restorable = len(originals)
+        return AnswerRestorer(originals)
+
+    async def _fetch_all(self, chat: ChatRequest) -> list[bytes | None]:
+        remote = [s for s in chat.images if not s.url.startswith("data:")]
+        if not remote:
+            return [None] * len(chat.images)
+        results: dict[int, bytes] = {}
+
+        async def one(number: int, url: str) -> None:
+            results[number], _ = await self.fetcher.fetch(url, number)
+
+        try:
+            async with anyio.create_task_group() as group:
+                for slot in remote:
+                    group.start_soon(one, slot.number, slot.url)
+        except BaseExceptionGroup as group_error:
+            first = group_error.exceptions[0]
+            while isinstance(first, BaseExceptionGroup):
+                first = first.exceptions[0]
+            raise first from None
+        return [results.get(s.number) for s in chat.images]
+
+    def upstream_failure(self, exc: httpx.HTTPError) -> ApiError:
+        if isinstance(exc, httpx.TimeoutException):
+            return ApiError(504, "the model did not answer in time", "upstream_timeout",
+                            type="upstream_error")
+        return ApiError(502, f"the model cannot be reached ({type(exc).__name__})",
+                        "upstream_unreachable", type="upstream_error")
+
+    def upstream_status(self, status: int, body: bytes) -> ApiError | JSONResponse:
+        """The caller's answer to a non-200 upstream status: its own 4xx error is passed
+        on (it holds pseudonyms at most), a 5xx or anything else becomes a 502."""
+        if 400 <= status < 500:
+            with contextlib.suppress(ValueError):
+                data = httpx.Response(status, content=body).json()
+                if isinstance(data, dict) and isinstance(data.get("error"), dict):
+                    return JSONResponse(data, status)
+            return ApiError(status, f"the model refused the request (HTTP {status})",
+                            "upstream_refused", type="upstream_error")
+        return ApiError(502, f"the model answered HTTP {status}", "upstream_error",
+                        type="upstream_error")
+
+
+def _session(request: Request, caller: Caller) -> str:
+    """The vault session: the caller's key and role, then the named or a fresh session."""
+    name = request.headers.get(SESSION_HEADER)
+    if name is None:
+        name = f"request:{uuid.uuid4().hex}"
+    elif not _SESSION.fullmatch(name):
+        raise ApiError(400, "X-Veil-Session must be 1-128 characters of letters, digits and "
+                            "._:@/+=-", "invalid_session", param="X-Veil-Session")
+    return f"{caller.name}\0{caller.role_name}\0{name}"
+
+
+def create_app(settings: Settings, *, redactor: Redactor | None = None,
+               vault: Vault | None = None) -> FastAPI:
+    """The gateway app. ``redactor`` and ``vault`` default to ones built from ``settings``
+    (the app closes only what it built). Models load in the background after start-up;
+    ``/readyz`` answers 200 once they have."""
+    gateway = Gateway(settings, redactor=redactor, vault=vault)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await gateway.start()
+        tasks = [asyncio.create_task(gateway.warm_up()), asyncio.create_task(gateway.purge())]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await gateway.stop()
+
+    app = FastAPI(title="Veil privacy gateway", lifespan=lifespan, docs_url=None,
+                  redoc_url=None, openapi_url=None)
+    app.state.gateway = gateway
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return ApiError(exc.status_code, str(exc.detail), code).response()
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        if gateway.ready:
+            return JSONResponse({"status": "ready"})
+        reason = gateway.failure or "models are loading"
+        return JSONResponse({"status": "not ready", "reason": reason}, 503)
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> Response:
+        outcome = Outcome("/v1/models")
+        return await _guarded(gateway, outcome, lambda: _models(gateway, request, outcome))
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Response:
+        outcome = Outcome("/v1/chat/completions")
+        return await _guarded(gateway, outcome, lambda: _chat(gateway, request, outcome))
+
+    return app
+
+
+async def _guarded(gateway: Gateway, outcome: Outcome,
+                   handler: Callable[[], Awaitable[Response]]) -> Response:
+    """Run a handler; errors become OpenAI-shaped answers; write the audit record (a stream
+    writes its own when it ends)."""
+    try:
+        response = await handler()
+    except ApiError as exc:
+        outcome.fail(exc)
+        response = exc.response()
+    except Exception as exc:
+        log.error("veil gateway: unexpected %s", type(exc).__name__)
+        error = ApiError(500, "internal error in the privacy gateway", "internal_error",
+                         type="server_error")
+        outcome.fail(error)
+        response = error.response()
+    if isinstance(response, StreamingResponse):
+        return response
+    try:
+        gateway.write_audit(outcome)
+    except ApiError as exc:
+        return exc.response()
+    return response
+
+
+def _authorise(gateway: Gateway, request: Request, outcome: Outcome) -> Caller:
+    caller = gateway.keys.caller(request.headers.get("authorization"))
+    outcome.caller = caller
+    gateway.limiter.check(caller)
+    return caller
+
+
+async def _models(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
+    _authorise(gateway, request, outcome)
+    start = time.perf_counter()
+    try:
+        answer = await gateway.upstream.get("/models")
+    except httpx.HTTPError as exc:
+        raise gateway.upstream_failure(exc) from None
+    finally:
+        outcome.upstream_ms = (time.perf_counter() - start) * 1000
+    outcome.upstream_status = answer.status_code
+    if answer.status_code != 200:
+        failure = gateway.upstream_status(answer.status_code, answer.content)
+        if isinstance(failure, ApiError):
+            raise failure
+        outcome.status = failure.status_code
+        return failure
+    try:
+        data = answer.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ApiError(502, "the model's model list is malformed", "upstream_malformed",
+                       type="upstream_error")
+    return JSONResponse(data)
+
+
+async def _chat(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
+    caller = _authorise(gateway, request, outcome)
+    if not gateway.ready:
+        reason = gateway.failure or "models are still loading"
+        raise ApiError(503, f"the gateway is not ready ({reason})", "not_ready",
+                       type="server_error", headers={"Retry-After": "5"})
+    chat = parse_chat(await gateway.read_body(request))
+    outcome.model, outcome.stream = chat.model, chat.stream
+    session = outcome.session = _session(request, caller)
+    restorer = await gateway.protect(chat, caller, session, outcome)
+    if chat.stream:
+        return await _stream(gateway, chat, restorer, outcome)
+    start = time.perf_counter()
+    try:
+        answer = await gateway.upstream.post("/chat/completions", json=chat.body)
+    except httpx.HTTPError as exc:
+        raise gateway.upstream_failure(exc) from None
+    finally:
+        outcome.upstream_ms = (time.perf_counter() - start) * 1000
+    outcome.upstream_status = answer.status_code
+    if answer.status_code != 200:
+        failure = gateway.upstream_status(answer.status_code, answer.content)
+        if isinstance(failure, ApiError):
+            raise failure
+        outcome.status, outcome.error = failure.status_code, "upstream_refused"
+        return failure
+    try:
+        data = answer.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+        raise ApiError(502, "the model's answer is malformed", "upstream_malformed",
+                       type="upstream_error")
+    restorer.completion(data)
+    return JSONResponse(data)
+
+
+async def _stream(gateway: Gateway, chat: ChatRequest, restorer: AnswerRestorer,
+                  outcome: Outcome) -> Response:
+    start = time.perf_counter()
+    request = gateway.upstream.build_request("POST", "/chat/completions", json=chat.body,
+                                             headers={"Accept": "text/event-stream"})
+    try:
+        answer = await gateway.upstream.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        outcome.upstream_ms = (time.perf_counter() - start) * 1000
+        raise gateway.upstream_failure(exc) from None
+    outcome.upstream_status = answer.status_code
+    if answer.status_code != 200:
+        try:
+            body = await answer.aread()
+        except httpx.HTTPError as exc:
+            raise gateway.upstream_failure(exc) from None
+        finally:
+            await answer.aclose()
+            outcome.upstream_ms = (time.perf_counter() - start) * 1000
+        failure = gateway.upstream_status(answer.status_code, body)
+        if isinstance(failure, ApiError):
+            raise failure
+        outcome.status, outcome.error = failure.status_code, "upstream_refused"
+        return failure
+    state = StreamOutcome()
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            async for event in restore_sse(answer.aiter_lines(), restorer.stream(), state):
+                yield event
+        except httpx.TimeoutException:
+            state.error = "upstream_timeout"
+            yield stream_error("the model stopped sending in time", state.error)
+        except httpx.HTTPError as exc:
+            state.error = "upstream_stream_cut"
+            yield stream_error(f"the model's stream broke off ({type(exc).__name__})",
+                               state.error)
+        except Exception as exc:  # never a traceback (which could quote a value) in a log
+            log.error("veil gateway: unexpected %s in a stream", type(exc).__name__)
+            state.error = "internal_error"
+            yield stream_error("internal error in the privacy gateway", state.error)
+        finally:
+            await answer.aclose()
+            outcome.upstream_ms = (time.perf_counter() - start) * 1000
+            if not state.done and state.error is None:
+                state.error = "client_disconnected"
+            outcome.error = state.error
+            with contextlib.suppress(ApiError):
+                gateway.write_audit(outcome)
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,89 @@
+"""Callers: API keys (stored as SHA-256) to roles, and per-key token-bucket rate limits."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from veil.policy import ApiKey, Policy, Role
+from veil.server.schemas import ApiError
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the key's name (never the key), its role's name and the role."""
+
+    name: str
+    role_name: str
+    role: Role
+    key: ApiKey | None = None
+
+
+def hash_key(key: str) -> str:
+    """The SHA-256 hex of an API key, as the policy stores it."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class KeyStore:
+    """Finds the caller of a request from its ``Authorization: Bearer`` header."""
+
+    def __init__(self, policy: Policy) -> None:
+        self._keys = {k.sha256: k for k in policy.keys}
+        self._roles = dict(policy.roles)
+        anonymous = policy.server.anonymous_role
+        self._anonymous = (Caller("anonymous", anonymous, self._roles[anonymous])
+                           if anonymous is not None else None)
+
+    def caller(self, authorization: str | None) -> Caller:
+        """The caller, or ApiError(401) if the key is missing or unknown."""
+        if not authorization:
+            if self._anonymous is not None:
+                return self._anonymous
+            raise _unauthorized("missing API key: send 'Authorization: Bearer <key>'")
+        scheme, _, secret = authorization.partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            raise _unauthorized("malformed Authorization header: expected 'Bearer <key>'")
+        digest = hash_key(secret)
+        key = self._keys.get(digest)
+        if key is None or not hmac.compare_digest(key.sha256, digest):
+            raise _unauthorized("incorrect API key")
+        return Caller(key.name, key.role, self._roles[key.role], key)
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, message, "invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
+
+
+class RateLimiter:
+    """A token bucket per key: ``rate_per_minute`` refill, ``burst`` capacity.
+
+    Called from the event loop only, so it needs no lock.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, last time)
+
+    def check(self, caller: Caller) -> None:
+        """Take one token for the caller's key, or raise ApiError(429) with Retry-After."""
+        key = caller.key
+        if key is None or key.rate_per_minute is None:
+            return
+        rate = key.rate_per_minute / 60.0
+        capacity = float(key.burst if key.burst is not None else max(1.0, key.rate_per_minute))
+        now = self._clock()
+        tokens, last = self._buckets.get(key.name, (capacity, now))
+        tokens = min(capacity, tokens + (now - last) * rate)
+        if tokens < 1.0:
+            self._buckets[key.name] = (tokens, now)
+            wait = math.ceil((1.0 - tokens) / rate)
+            raise ApiError(429, f"rate limit of {key.rate_per_minute:g} requests per minute "
+                                f"reached for key {key.name!r}; retry in {wait} s",
+                           "rate_limit_exceeded", type="rate_limit_error",
+                           headers={"Retry-After": str(wait)})
+        self._buckets[key.name] = (tokens - 1.0, now)

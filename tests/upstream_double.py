@@ -1,0 +1,249 @@
+"""Test doubles: a real HTTP server standing in for the model, and a runner for the gateway.
+
+``UpstreamDouble`` listens on 127.0.0.1 (random port) in a thread and records exactly what
+it received. It answers chat completions from a queue of ``Script``s (default: echo the
+last user text back), as JSON or as an SSE stream (chunked transfer), and can answer 500,
+hang, send garbage or cut a stream. It also serves files and redirects, for image URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import uvicorn
+
+
+@dataclass
+class Script:
+    """One scripted answer. ``text`` None: echo the last user text as received."""
+
+    text: str | None = None
+    chunks: list[str] | None = None
+    """For streams: the content pieces, in order (default: the text in 3-character pieces)."""
+    status: int = 200
+    body: bytes | None = None
+    """Raw body to send instead of a completion (errors, garbage)."""
+    hang: float = 0.0
+    """Seconds to wait before answering."""
+    cut_after: int | None = None
+    """For streams: drop the connection after this many chunks, without [DONE]."""
+    gate_after: int | None = None
+    gate: threading.Event = field(default_factory=threading.Event)
+    """For streams: after ``gate_after`` chunks, wait until ``gate`` is set."""
+    sent: threading.Event = field(default_factory=threading.Event)
+    """Set when the chunks before the gate have been sent."""
+    tool_arguments: str | None = None
+    """Answer with one tool call carrying these arguments."""
+    events: list[str] | None = None
+    """For streams: the raw data of each SSE event, sent as they are, then [DONE]."""
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class UpstreamDouble:
+    """A stand-in for an OpenAI-compatible model server, for tests. Use as a context manager."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.scripts: deque[Script] = deque()
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.redirects: dict[str, str] = {}
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.base}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> UpstreamDouble:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def script(self, *scripts: Script) -> None:
+        self.scripts.extend(scripts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.received.clear()
+        self.scripts.clear()
+
+    @property
+    def chats(self) -> list[dict[str, Any]]:
+        """The chat completion bodies received, in order."""
+        return [r.json() for r in self.received if r.path.endswith("/chat/completions")]
+
+    def record(self, received: Received) -> None:
+        with self._lock:
+            self.received.append(received)
+
+    def next_script(self) -> Script:
+        try:
+            return self.scripts.popleft()
+        except IndexError:
+            return Script()
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return " ".join(p["text"] for p in content or [] if p.get("type") == "text")
+    return ""
+
+
+def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _receive(self) -> Received:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            received = Received(self.command, self.path, dict(self.headers.items()), body)
+            double.record(received)
+            return received
+
+        def _send(self, status: int, body: bytes, ctype: str = "application/json",
+                  headers: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._receive()
+            path = self.path.split("?", 1)[0]
+            if path == "/v1/models":
+                body = {"object": "list", "data": [{"id": "double-1", "object": "model",
+                                                    "created": 0, "owned_by": "tests"}]}
+                self._send(200, json.dumps(body).encode())
+            elif path in double.redirects:
+                self._send(302, b"", "text/plain", {"Location": double.redirects[path]})
+            elif path in double.files:
+                data, ctype = double.files[path]
+                self._send(200, data, ctype)
+            else:
+                self._send(404, b'{"error": {"message": "no such path"}}')
+
+        def do_POST(self) -> None:
+            received = self._receive()
+            script = double.next_script()
+            if script.hang:
+                double.stopping.wait(script.hang)
+            if script.body is not None or script.status != 200:
+                self._send(script.status, script.body or b'{"error": {"message": "scripted"}}')
+                return
+            request = received.json()
+            text = script.text if script.text is not None else last_user_text(request)
+            model = request.get("model", "double-1")
+            if request.get("stream"):
+                self._stream(script, text, model)
+            else:
+                message: dict[str, Any] = {"role": "assistant", "content": text}
+                if script.tool_arguments is not None:
+                    message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {
+                        "name": "send", "arguments": script.tool_arguments}}]
+                body = {"id": "chatcmpl-double", "object": "chat.completion", "created": 0,
+                        "model": model, "choices": [{"index": 0, "message": message,
+                                                     "finish_reason": "stop"}]}
+                self._send(200, json.dumps(body).encode())
+
+        def _stream(self, script: Script, text: str, model: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            pieces = script.chunks if script.chunks is not None else [
+                text[i : i + 3] for i in range(0, len(text), 3)]
+            base = {"id": "chatcmpl-double", "object": "chat.completion.chunk", "created": 0,
+                    "model": model}
+            events = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant",
+                                                                  "content": ""},
+                                            "finish_reason": None}]}]
+            events += [{**base, "choices": [{"index": 0, "delta": {"content": p},
+                                             "finish_reason": None}]} for p in pieces]
+            events.append({**base, "choices": [{"index": 0, "delta": {},
+                                                "finish_reason": "stop"}]})
+            raw = ([e.encode() for e in script.events] if script.events is not None
+                   else [json.dumps(e).encode() for e in events])
+            for n, event in enumerate(raw):
+                if script.cut_after is not None and n >= script.cut_after:
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # mid-stream: no last chunk, no [DONE]
+                    return
+                if script.gate_after is not None and n == script.gate_after:
+                    script.sent.set()
+                    script.gate.wait(10)
+                self._chunk(b"data: " + event + b"\n\n")
+            self._chunk(b"data: [DONE]\n\n")
+            self._chunk(b"")
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+    return Handler
+
+
+@contextmanager
+def run_app(app: Any, *, ready: bool = True, timeout: float = 60.0) -> Iterator[str]:
+    """Serve an ASGI app with real uvicorn on 127.0.0.1 (random port) in a thread; yields
+    its base URL. With ``ready``, waits until ``/readyz`` answers 200."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                            lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while ready:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not become ready")
+            time.sleep(0.05)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(10)
