@@ -7,14 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from conftest import covered, render_page
 from veil import Policy, Pseudonymizer, Redactor, Vault
+from veil.cli import main
 from veil.detect import ocr
 from veil.detect.image_text import ImageTextDetector, page_of
 from veil.detect.ocr import read_lines
 from veil.errors import DetectorError
-from veil.images import Picture, encode_image
+from veil.images import Picture, encode_image, read_image
 
 FORM = [
     "Application for employment",
@@ -149,3 +151,26 @@ def test_replace_writes_the_sessions_surrogate_in_place(tmp_path: Path) -> None:
     assert {a.operator for a in report.actions} == {"replace"}
     answer = f"{fake} has warehouse experience."
     assert pseudo.restore(answer, "s1") == "Jonathan Whitaker has warehouse experience."
+
+
+def test_cli_redact_with_a_session_writes_the_prompts_surrogate(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VEIL_VAULT_PATH", str(tmp_path / "vault.db"))
+    runner = CliRunner()
+    said = runner.invoke(main, ["pseudonymize", "--session", "job-7", "--style", "surrogate"],
+                         input="Hire Jonathan Whitaker?")
+    assert said.exit_code == 0, said.output
+    fake = said.stdout.strip().removeprefix("Hire ").removesuffix("?")
+    page, _ = render_page(["Application for employment", "Name: Jonathan Whitaker"])
+    src = tmp_path / "in" / "form.png"
+    src.parent.mkdir()
+    src.write_bytes(encode_image(Picture(page, "RGB", "PNG"), 95))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("kinds:\n  text: {operator: replace}\n")
+    done = runner.invoke(main, ["redact", str(src), "--out", str(tmp_path / "out"),
+                                "--policy", str(policy), "--session", "job-7"])
+    assert done.exit_code == 0, done.output
+    out = read_image(tmp_path / "out" / "form.png", Policy().limits)
+    drawn = _read(out.pixels).partition("Name:")[2].strip()
+    assert "Whitaker" not in drawn
+    assert SequenceMatcher(None, drawn.casefold(), fake.casefold()).ratio() > 0.75, drawn
