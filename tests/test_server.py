@@ -4,6 +4,7 @@ what reaches the model, what comes back to each role, errors, limits and the aud
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -374,9 +375,21 @@ def test_unreachable_upstream_is_502(tmp_path: Path, client: httpx.Client) -> No
 
 # --- audit -------------------------------------------------------------------------------
 
+def _settled(audit_path: Path) -> int:
+    """The audit log's record count once it has stopped growing."""
+    count = verify(audit_path).records
+    for _ in range(50):
+        time.sleep(0.1)
+        now = verify(audit_path).records
+        if now == count:
+            return count
+        count = now
+    return count
+
+
 def test_every_request_is_audited_without_values(client: httpx.Client,
                                                  audit_path: Path) -> None:
-    before = verify(audit_path).records
+    before = _settled(audit_path)  # a stream of an earlier test may still be ending
     chat(client, "agent", user(f"I am {NAME}, card {CARD}."), session="audit-me")
     chat(client, None, user("no key"))
     result = verify(audit_path)

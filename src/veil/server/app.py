@@ -410,28 +410,44 @@ def _authorise(gateway: Gateway, request: Request, outcome: Outcome) -> Caller:
 
 async def _models(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
     _authorise(gateway, request, outcome)
+    answer = await _upstream(gateway, outcome, lambda: gateway.upstream.get("/models"))
+    if isinstance(answer, Response):
+        return answer
+    data = _json_object(answer, "model list")
+    return JSONResponse(data)
+
+
+async def _upstream(gateway: Gateway, outcome: Outcome,
+                    call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response | Response:
+    """Call the model; a transport failure raises, a refusal (non-200) is the answer to
+    pass back; else the model's 200 response."""
     start = time.perf_counter()
     try:
-        answer = await gateway.upstream.get("/models")
+        answer = await call()
     except httpx.HTTPError as exc:
         raise gateway.upstream_failure(exc) from None
     finally:
         outcome.upstream_ms = (time.perf_counter() - start) * 1000
     outcome.upstream_status = answer.status_code
-    if answer.status_code != 200:
-        failure = gateway.upstream_status(answer.status_code, answer.content)
-        if isinstance(failure, ApiError):
-            raise failure
-        outcome.status = failure.status_code
-        return failure
+    if answer.status_code == 200:
+        return answer
+    failure = gateway.upstream_status(answer.status_code, answer.content)
+    if isinstance(failure, ApiError):
+        raise failure
+    outcome.status, outcome.error = failure.status_code, "upstream_refused"
+    return failure
+
+
+def _json_object(answer: httpx.Response, what: str) -> dict[str, Any]:
+    """The model's JSON object answer; 502 if it is not one."""
     try:
         data = answer.json()
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise ApiError(502, "the model's model list is malformed", "upstream_malformed",
+        raise ApiError(502, f"the model's {what} is malformed", "upstream_malformed",
                        type="upstream_error")
-    return JSONResponse(data)
+    return data
 
 
 async def _chat(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
@@ -446,25 +462,12 @@ async def _chat(gateway: Gateway, request: Request, outcome: Outcome) -> Respons
     restorer = await gateway.protect(chat, caller, session, outcome)
     if chat.stream:
         return await _stream(gateway, chat, restorer, outcome)
-    start = time.perf_counter()
-    try:
-        answer = await gateway.upstream.post("/chat/completions", json=chat.body)
-    except httpx.HTTPError as exc:
-        raise gateway.upstream_failure(exc) from None
-    finally:
-        outcome.upstream_ms = (time.perf_counter() - start) * 1000
-    outcome.upstream_status = answer.status_code
-    if answer.status_code != 200:
-        failure = gateway.upstream_status(answer.status_code, answer.content)
-        if isinstance(failure, ApiError):
-            raise failure
-        outcome.status, outcome.error = failure.status_code, "upstream_refused"
-        return failure
-    try:
-        data = answer.json()
-    except ValueError:
-        data = None
-    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+    answer = await _upstream(gateway, outcome,
+                             lambda: gateway.upstream.post("/chat/completions", json=chat.body))
+    if isinstance(answer, Response):
+        return answer
+    data = _json_object(answer, "answer")
+    if not isinstance(data.get("choices"), list):
         raise ApiError(502, "the model's answer is malformed", "upstream_malformed",
                        type="upstream_error")
     restorer.completion(data)
