@@ -174,3 +174,71 @@ def test_cli_redact_with_a_session_writes_the_prompts_surrogate(
     drawn = _read(out.pixels).partition("Name:")[2].strip()
     assert "Whitaker" not in drawn
     assert SequenceMatcher(None, drawn.casefold(), fake.casefold()).ratio() > 0.75, drawn
+
+
+# --- rules on OCR lines given directly (no OCR run) ----------------------------------------
+
+
+def _line(y: int, *parts: tuple[int, str], h: int = 16) -> ocr.Line:
+    """One OCR line at height ``y``: (x, text) per word, 9 px per character."""
+    words = tuple(ocr.Word(text, (x, y, x + 9 * len(text), y + h), 0.9) for x, text in parts)
+    return ocr.Line(words, (words[0].box[0], y, words[-1].box[2], y + h), 0.9)
+
+
+def _found(detector: ImageTextDetector, lines: list[ocr.Line]) -> dict[str, str]:
+    image = np.zeros((400, 900, 3), np.uint8)
+    return {r.text or "": r.kind for r in detector.text_regions(image, lines)}
+
+
+def test_field_values_right_of_or_below_their_labels(detector: ImageTextDetector) -> None:
+    found = _found(detector, [
+        _line(10, (20, "Passport"), (110, "No.:"), (160, "X1234567")),
+        _line(40, (20, "Nachname"), (300, "Dokumentnummer")),
+        _line(58, (22, "Säuberlich"), (302, "C9W8453M5")),
+        _line(100, (20, "Nationality"), (300, "Sex")),
+        _line(118, (22, "FRENCH"), (302, "F")),
+    ])
+    assert found.get("X1234567") == "text.ID_NUMBER"
+    assert found.get("C9W8453M5") == "text.ID_NUMBER"
+    assert found.get("Säuberlich") == "text.PERSON"
+    assert "FRENCH" not in found and "Nachname" not in found
+
+
+def test_a_lone_heading_under_a_name_label_is_not_a_name(detector: ImageTextDetector) -> None:
+    found = _found(detector, [_line(10, (20, "NAME"), (70, "OF"), (100, "GUEST")),
+                              _line(30, (20, "AGE"))])
+    assert found == {}
+
+
+def test_masked_card_numbers(detector: ImageTextDetector) -> None:
+    found = _found(detector, [_line(10, (20, "VISA"), (70, "****"), (115, "****"),
+                                    (160, "****"), (205, "7714")),
+                              _line(40, (20, "MASTERCARD"), (120, "XXXX0789")),
+                              _line(70, (20, "TOTAL"), (80, "12.50"))])
+    assert found == {"**** **** **** 7714": "text.CREDIT_CARD",
+                     "XXXX0789": "text.CREDIT_CARD"}
+
+
+def test_phones_on_their_own_row_and_capital_addresses(detector: ImageTextDetector) -> None:
+    found = _found(detector, [
+        _line(10, (20, "Telefon")),
+        _line(30, (20, "+34"), (60, "606"), (95, "860"), (130, "596")),
+        _line(60, (20, "13285"), (75, "LAURIE"), (135, "HARB0R"), (200, "APT."), (240, "594")),
+        _line(80, (20, "PETERSSTAD,"), (125, "SC"), (150, "61194")),
+    ])
+    assert found.get("+34 606 860 596") == "text.PHONE_NUMBER"
+    assert found.get("13285 LAURIE HARB0R APT. 594") == "text.ADDRESS"
+    assert found.get("PETERSSTAD, SC 61194") == "text.ADDRESS"
+
+
+def test_medical_header_caret_name_and_study_date(detector: ImageTextDetector) -> None:
+    found = _found(detector, [
+        _line(10, (10, "CALDWELL^GLENDA"), (600, "UNIKLINIK"), (700, "NORD")),
+        _line(30, (10, "ID:"), (40, "85369501"), (600, "Study:"), (660, "20091222")),
+        _line(50, (10, "D0B"), (50, "19750416"), (600, "14:15:57")),
+    ])
+    assert found.get("CALDWELL^GLENDA") == "text.PERSON"
+    assert found.get("85369501") == "text.ID_NUMBER"
+    assert found.get("19750416") == "text.DATE_OF_BIRTH"
+    assert found.get("20091222") == "text.DATE_TIME"
+    assert "UNIKLINIK NORD" not in found

@@ -3,7 +3,11 @@
 Each personal value becomes one Region whose mask is the union of its words' boxes (a
 value that wraps over two lines is masked on both), padded by shares of the line height.
 Machine-readable zones of passports and ID cards are hidden whole; sex markers next to a
-name, as burned into medical image headers, are hidden with it.
+name, as burned into medical image headers, are hidden with it. Form fields are read by
+their labels ("Passport No.", "Geburtsdatum", "Teléfono"): the value right of a label, or
+below it when the label stands alone, is hidden when it has the shape of its field, since
+OCR'd values often fail the text detector's strict patterns. Masked card numbers
+("**** 1234") are hidden too.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from veil.detect import text_patterns as tp
 from veil.detect.ocr import NAME as OCR_NAME
 from veil.detect.ocr import Line, Word, read_lines
 from veil.detect.text_pii import TextDetector, resolve
@@ -114,8 +119,12 @@ class ImageTextDetector:
         """Regions for the personal values in ``lines`` (already read from ``image``)."""
         height, width = image.shape[:2]
         page = page_of(lines)
-        spans = self._text_detector().scan(page.text) if page.text.strip() else []
-        spans = resolve(spans + _mrz_spans(page) + _sex_spans(page, spans))
+        text = _letters_read(page.text)
+        spans = self._text_detector().scan(text) if text.strip() else []
+        spans += _address_spans(page.text)
+        spans = resolve(spans + _mrz_spans(page) + _sex_spans(page, spans)
+                        + _masked_card_spans(page.text))
+        spans = _with_fields(spans, _field_spans(page))
         regions = []
         for span in spans:
             region = self._region(page, span, width, height)
@@ -193,3 +202,235 @@ def _sex_spans(page: Page, found: Sequence[Span]) -> list[Span]:
         if page.rows[i] in rows_with_name and _SEX.fullmatch(page.words[i].text.strip(" ,;")):
             out.append(Span(start, end, "GENDER", 0.8, "sex-marker"))
     return out
+
+
+# --- form fields --------------------------------------------------------------------------
+
+_FIELD_LABELS: dict[str, tuple[str, ...]] = {
+    "PERSON": (
+        "name", "full name", "surname", "last name", "family name", "first name", "first names",
+        "given name", "given names", "forename", "forenames", "patient name", "cardholder",
+        "account holder", "nom", "nom complet", "nom de famille", "prénom", "prénoms",
+        "name/vorname", "vorname", "vornamen", "nachname", "familienname",
+        "vollständiger name", "nombre", "nombres", "nombre completo", "apellido", "apellidos",
+        "titular",
+    ),
+    "ID_NUMBER": (
+        "id", "id no", "id number", "id nr", "id #", "patient id", "pid", "mrn",
+        "medical record number", "passport", "passport no", "passport number", "passport nr",
+        "document number", "ausweisnummer", "passnummer",
+        "dokumentnummer", "personalausweisnummer", "n° du document", "no du document",
+        "numéro de document", "numéro du document", "numéro de passeport",
+        "número de documento", "número de pasaporte", "dni", "nie", "nif",
+    ),
+    "DATE_OF_BIRTH": (
+        "dob", "d.o.b", "birth", "date of birth", "birth date", "birthdate", "born",
+        "geburtsdatum", "geb", "geboren", "date de naissance", "né le", "née le", "né(e) le",
+        "fecha de nacimiento", "f. nac", "nacimiento",
+    ),
+    "PHONE_NUMBER": (
+        "phone", "tel", "telephone", "mobile", "cell", "phone number", "telefon",
+        "telefonnummer", "handy", "mobil", "téléphone", "tél", "portable", "teléfono",
+        "móvil", "celular",
+    ),
+    "ADDRESS": (
+        "address", "home address", "street address", "adresse", "anschrift", "wohnanschrift",
+        "dirección", "domicilio",
+    ),
+    "DATE_TIME": ("study", "study date", "acq", "acquisition date", "exam date",
+                  "series date"),
+    "IBAN_CODE": ("iban", "account no", "account number", "kontonummer", "numéro de compte",
+                  "número de cuenta"),
+    "CREDIT_CARD": ("card", "card no", "card number", "credit card", "karte", "kartennummer",
+                    "carte", "numéro de carte", "tarjeta", "número de tarjeta"),
+}
+_LABEL_OF = {label: entity for entity, labels in _FIELD_LABELS.items() for label in labels}
+_LABEL_WORDS = 5
+"""A label may go on for a few words ("IBAN for payout", "Date of birth (dd/mm/yyyy)")."""
+_LABEL_END = re.compile(r"\s*[:.#]*\s*")
+_DIGIT_LIKE = str.maketrans("OoQDlIi|SBZ", "00001111582")
+_VALUE_OK = {
+    "PERSON": re.compile(r"(?:[^\W\d_][\w'\u2019.-]*,?)(?: [^\W\d_][\w'\u2019.-]*,?){0,3}"),
+    "ID_NUMBER": re.compile(r"(?=.*\d)[A-Z0-9][A-Z0-9 /-]{3,18}[A-Z0-9]"),
+    "DATE_OF_BIRTH": re.compile(r"(?=(?:\D*\d){2})[\w ./-]{6,24}"),
+    "PHONE_NUMBER": re.compile(r"\+?(?=(?:\D*\d){6})[\d ()./-]{6,24}"),
+    "ADDRESS": re.compile(r"(?=.*[^\W\d_])(?=.*\d).{6,100}"),
+    "IBAN_CODE": re.compile(r"[A-Z]{2}\d{2}[A-Z0-9 ]{8,36}"),
+    "CREDIT_CARD": re.compile(r"(?=(?:\D*\d){12})[\d -]{12,23}"),
+}
+"""What the value of each field looks like, OCR slips aside (letters read for digits
+are taken as digits in the fields of ``_OCR_DIGITS``)."""
+_OCR_DIGITS = frozenset({"DATE_OF_BIRTH", "PHONE_NUMBER", "CREDIT_CARD"})
+_DAY_MON_YEAR = re.compile(r"\d{1,2}-[A-Za-z]{3,4}-\d{4}")
+_COMPACT_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """Words of one row between two wide gaps."""
+
+    row: int
+    first: int
+    last: int
+    box: Box
+
+
+def _segments(page: Page) -> list[_Segment]:
+    out: list[_Segment] = []
+    start = 0
+    for i in range(1, len(page.words) + 1):
+        if i == len(page.words) or page.rows[i] != page.rows[start] or (
+                page.text[page.spans[i - 1][1]] == "\t"):
+            boxes = [w.box for w in page.words[start:i]]
+            box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                   max(b[2] for b in boxes), max(b[3] for b in boxes))
+            out.append(_Segment(page.rows[start], start, i - 1, box))
+            start = i
+    return out
+
+
+def _label(text: str) -> tuple[str, int] | None:
+    """The field a segment's text starts with, and where its label ends: the longest
+    label of at most ``_LABEL_WORDS`` words, matched case-insensitively."""
+    words = list(re.finditer(r"[^\s:]+:?", text))
+    for n in range(min(_LABEL_WORDS, len(words)), 0, -1):
+        head = text[: words[n - 1].end()].casefold().rstrip(":.#")
+        for k in range(n, 0, -1):  # "IBAN for payout": the label, then a few more words
+            entity = _LABEL_OF.get(" ".join(w.group(0) for w in words[:k]).casefold()
+                                   .rstrip(":.#"))
+            if entity is not None and not re.search(r"\d", head):
+                tail = text[words[n - 1].end():]
+                end = words[n - 1].end() + _LABEL_END.match(tail).end()  # type: ignore[union-attr]
+                return entity, end
+    return None
+
+
+def _value_ok(entity: str, value: str) -> bool:
+    value = value.strip(" ,;")
+    if entity == "PERSON":
+        # One word alone may be any heading; a known name, or a run of capitalised words.
+        words = value.replace(",", " ").split()
+        known = any(w.casefold() in tp.all_names() for w in words)
+        if not known and (len(words) < 2 or value.isupper()):
+            return False
+    if entity == "DATE_TIME":
+        return any(tp.plausible_date(m) for r in tp.DATES if (m := r.fullmatch(value))
+                   ) or bool(_COMPACT_DATE.fullmatch(value) or _DAY_MON_YEAR.fullmatch(value))
+    if entity in _OCR_DIGITS:
+        value = value.translate(_DIGIT_LIKE)
+    return bool(_VALUE_OK[entity].fullmatch(value))
+
+
+def _field_spans(page: Page) -> list[Span]:
+    """Values of labelled form fields: in the label's segment after it, else in the next
+    segment of its row, else in the segment just below it, aligned with it."""
+    segments = _segments(page)
+    out: list[Span] = []
+    for n, seg in enumerate(segments):
+        start, end = page.spans[seg.first][0], page.spans[seg.last][1]
+        text = _letters_read(page.text[start:end])
+        found = _label(text)
+        if found is None:
+            continue
+        entity, cut = found
+        if cut < len(text):
+            # Values right after a label: whole words only, and all of what follows.
+            if _value_ok(entity, text[cut:]):
+                out.append(Span(start + cut, end, entity, 0.9, "field"))
+            continue
+        height = seg.box[3] - seg.box[1]
+        nxt = segments[n + 1] if n + 1 < len(segments) else None
+        below = [s for s in segments[n + 1:]
+                 if s.row > seg.row and s.box[1] > seg.box[1] + height / 2
+                 and s.box[1] - seg.box[3] < 1.5 * height
+                 and abs(s.box[0] - seg.box[0]) < 2.5 * height]
+        for cand in below[:1] + ([nxt] if nxt is not None and nxt.row == seg.row else []):
+            c_start, c_end = page.spans[cand.first][0], page.spans[cand.last][1]
+            value = page.text[c_start:c_end]
+            if _label(value) is not None:
+                continue
+            if _value_ok(entity, value):
+                out.append(Span(c_start, c_end, entity, 0.9, "field"))
+                break
+    return out + _header_names(page, segments, out)
+
+
+_HEADER_NAME = re.compile(r"[^\W\d_]{2,}(?:(?:, ?| )[^\W\d_]{2,}){1,3}")
+
+
+def _header_names(page: Page, segments: Sequence[_Segment], fields: Sequence[Span]
+                  ) -> list[Span]:
+    """The patient's name atop a block of patient data burned into a medical image: a
+    capitalised run ("DOE, JANE", "DOE^JANE") up to two rows above an ID or a birth date
+    field, aligned with it on the left."""
+    starts = [f.start for f in fields if f.entity in ("ID_NUMBER", "DATE_OF_BIRTH")]
+    anchors = [seg for seg in segments
+               if any(page.spans[seg.first][0] <= x < page.spans[seg.last][1] for x in starts)]
+    out = []
+    for seg in segments:
+        start, end = page.spans[seg.first][0], page.spans[seg.last][1]
+        value = _letters_read(page.text[start:end])
+        if not (value.isupper() and _HEADER_NAME.fullmatch(value)) or _label(value):
+            continue
+        height = seg.box[3] - seg.box[1]
+        if any(0 < a.row - seg.row <= 2 and abs(a.box[0] - seg.box[0]) < 2 * height
+               and a.box[1] - seg.box[3] < 3 * height for a in anchors):
+            out.append(Span(start, end, "PERSON", 0.7, "header-name"))
+    return out
+
+
+def _with_fields(spans: list[Span], fields: list[Span]) -> list[Span]:
+    """Add field values: one replaces the findings inside it, and gives way to a finding
+    reaching out of it."""
+    out = list(spans)
+    for field_ in fields:
+        inside = [s for s in out if s.start >= field_.start and s.end <= field_.end]
+        across = [s for s in out if s.start < field_.end and s.end > field_.start
+                  and s not in inside]
+        if across:
+            continue
+        score = max([field_.score, *(s.score for s in inside)])
+        out = [s for s in out if s not in inside]
+        out.append(Span(field_.start, field_.end, field_.entity, score, field_.source))
+    return sorted(out, key=lambda s: s.start)
+
+
+_MASKED_CARD = re.compile(
+    r"(?<![\w*])(?:(?:[^\sA-Za-z0-9]|[xX])[ -]?){3,24}?[*xX•·#][ -]?\d{4}(?![\w*])")
+
+
+def _masked_card_spans(text: str) -> list[Span]:
+    """Card numbers with all but their last digits masked: "**** **** **** 1234",
+    "XXXX-XXXX-XXXX-1234", "************1234"."""
+    return [Span(m.start(), m.end(), "CREDIT_CARD", 0.9, "masked-card")
+            for m in _MASKED_CARD.finditer(text)]
+
+
+# --- OCR slips and upper-case addresses -----------------------------------------------------
+
+_ZERO_IN_WORD = re.compile(r"(?<=[^\W\d_])0(?=[^\W\d_])|(?<!\w)0(?=[a-z]{2})")
+_UPPER_WORD = re.compile(r"\b[A-Z][A-Z]+\b")
+_US_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|"
+    "NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI|AS|MP"
+)
+_US_CITY_LINE = re.compile(
+    rf"(?<![\w-])[A-Z][\w'.-]*(?: [A-Z][\w'.-]*){{0,2}}, (?:{_US_STATES}) \d{{5}}(?:-\d{{4}})?\b")
+
+
+def _letters_read(text: str) -> str:
+    """``text`` with a zero read inside a word taken as the letter O ("0val", "HARB0R") and
+    DICOM's name separator as a space ("SMITH^JOHN"); same length, so spans found in it
+    apply to ``text``."""
+    return _ZERO_IN_WORD.sub("O", text).replace("^", " ")
+
+
+def _address_spans(text: str) -> list[Span]:
+    """Addresses printed in capitals ("12 MAIN STREET APT. 4"), which the text detector's
+    patterns expect in mixed case, and US city lines ("Springfield, IL 62704")."""
+    titled = _UPPER_WORD.sub(lambda m: m.group(0).capitalize(), _letters_read(text))
+    spans = [Span(m.start(), m.end(), "ADDRESS", 0.9, "pattern")
+             for m in tp.ADDRESS.finditer(titled) if not m.group(0).isspace()]
+    spans += [Span(m.start(), m.end(), "ADDRESS", 0.8, "pattern")
+              for m in _US_CITY_LINE.finditer(text)]
+    return spans

@@ -31,7 +31,7 @@ CARD_BRANDS = (
     (re.compile(r"3(?:0[0-5]|[689])"), (14, 16, 19)),
     (re.compile(r"35"), (16, 19)),
 )
-IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ \n]?[A-Z0-9]{4}){2,7}(?:[ \n]?[A-Z0-9]{1,3})?\b")
 SSN_DASHED = re.compile(r"\b\d{3}([- ])\d{2}\1\d{4}\b")
 SSN_PLAIN = re.compile(r"\b\d{9}\b")
 US_PASSPORT = re.compile(r"\b[A-Z]?\d{8,9}\b")
@@ -41,8 +41,9 @@ DEA = re.compile(r"\b[A-Z][A-Z9]\d{7}\b")
 PHONE_HINT = re.compile(r"(?:\d\D{0,3}){6}")
 PHONE_CANDIDATE = re.compile(
     r"(?:\+|\b00|(?<!\w))(?:\(\d{1,5}\)|\d)(?:[\d ().-]|/(?! )){4,24}\d(?!\w)(?![ .-]?\d)")
-PHONE_BAD_BEFORE = re.compile(r"(?:[^\W_][-/]?|#)$|\d[ .-]$")
+PHONE_BAD_BEFORE = re.compile(r"(?:[^\W_][-/]?|#)\Z|\d[ .-]\Z")
 PHONE_BAD_AFTER = re.compile(r"[^\W_]|[-/.,]\w")
+PHONE_NOT_GROUPED = re.compile(r"\d{3}[ .-]\d\Z|\A\d\. ")
 PHONE_NATIONAL = re.compile(r"0[1-9]\d{8,10}|[6-9]\d{8}")
 PHONE_SHAPE = re.compile(r"\+\d[\d ().-]{6,}|\(\d{2,5}\)[ .-]?\d[\d .-]{4,}")
 NER_TEXT_OK = re.compile(rf"[{_UP}]")
@@ -78,7 +79,7 @@ _NAME_WORDS = rf"[{_UP}][\w{_Q}-]+(?:\s+[{_UP}][\w{_Q}-]+){{0,3}}"
 ADDRESS = re.compile(
     "|".join([
         # 123 Main Street Apt. 4, Springfield, IL 62704
-        rf"\b\d{{1,6}}\s+(?:{_WORD}\s+){{1,3}}(?:{_EN_SUFFIX})\b\.?{_UNIT}"
+        rf"\b\d{{1,6}}[^\S\n]+(?:{_WORD}[^\S\n]+){{1,3}}(?:{_EN_SUFFIX})\b\.?{_UNIT}"
         rf"(?:,?\s+{_CITY},\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?)?",
         # Lindenstraße 12a, 10115 Berlin / Hans-Dieter-Weg 3 / Berliner Straße 5
         rf"\b(?:(?:{_WORD}[ -]){{0,2}}[{_UP}][{_LOW}-]*(?i:{_DE_SUFFIX})|(?:{_WORD}\s+){{1,2}}"
@@ -119,7 +120,7 @@ CHAT_SPEAKER = re.compile(rf"(?m)^(?:\[\d{{1,2}}:\d{{2}}\]\s*)?([^\W\d_][\w{_Q}-
 LONE_WORD = re.compile(rf"(?<![\w-]){_WORD}(?![\w-])")
 CAPITALISED = re.compile(rf"(?<![\w-])[{_UP}][\w{_Q}.-]*")
 NAME_RUN = re.compile(
-    rf"\b{_WORD}(?:,?[ \t]+{_WORD}){{1,3}}\b|\b[{_UP}]{{2,}}(?:,?[ \t]+[{_UP}{_Q}-]{{2,}}){{1,3}}\b"
+    rf"\b{_WORD}(?:,?[ ]+{_WORD}){{1,3}}\b|\b[{_UP}]{{2,}}(?:,?[ ]+[{_UP}{_Q}-]{{2,}}){{1,3}}\b"
 )
 
 # --- dates -----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def _card_ok(value: str) -> bool:
 
 def _iban_ok(value: str) -> bool:
     """The IBAN's own mod-97 check; national check digits inside it are not required."""
-    return bool(iban.is_valid(value.replace(" ", "").upper(), check_country=False))
+    return bool(iban.is_valid(re.sub(r"\s", "", value).upper(), check_country=False))
 
 
 def _ssn_ok(value: str) -> bool:
@@ -200,8 +200,9 @@ def _phone_score(raw: str) -> float | None:
 
 
 def _not_a_phone(raw: str) -> bool:
-    """Shapes that dial somewhere but are written as something else: SSNs, dates."""
-    if tp.SSN_DASHED.fullmatch(raw):
+    """Shapes that dial somewhere but are written as something else: SSNs, dates, numbers
+    with a lone digit at the end ("2200067 2") or opening a list ("1. 2002-0001")."""
+    if tp.SSN_DASHED.fullmatch(raw) or tp.PHONE_NOT_GROUPED.search(raw):
         return True
     for regex in tp.DATES[:2]:
         m = regex.fullmatch(raw)
