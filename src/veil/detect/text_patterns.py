@@ -22,7 +22,7 @@ IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 # Issuer prefixes and the card lengths each issues (Visa, Mastercard, Amex, Discover,
-# Diners, JCB).
+# Diners, JCB, Maestro).
 CARD_BRANDS = (
     (re.compile(r"4"), (13, 16, 19)),
     (re.compile(r"5[1-5]|2(?:2[2-9]|[3-6]\d|7[01]|720)"), (16,)),
@@ -30,6 +30,8 @@ CARD_BRANDS = (
     (re.compile(r"6(?:011|5|4[4-9])"), (16, 19)),
     (re.compile(r"3(?:0[0-5]|[689])"), (14, 16, 19)),
     (re.compile(r"35"), (16, 19)),
+    (re.compile(r"2131|1800"), (15,)),  # JCB, older numbers
+    (re.compile(r"5[06-9]|6"), tuple(range(12, 20))),  # Maestro
 )
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ \n]?[A-Z0-9]{4}){2,7}(?:[ \n]?[A-Z0-9]{1,3})?\b")
 SSN_DASHED = re.compile(r"\b\d{3}([- ])\d{2}\1\d{4}\b")
