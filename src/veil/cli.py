@@ -14,6 +14,7 @@ import click
 
 from veil.batch import Failure, collect, plan_outputs, run
 from veil.errors import PolicyError, VeilError
+from veil.eval.cli import eval_group
 from veil.images import write_atomic
 from veil.policy import Policy
 from veil.pseudo.canonical import all_canonicals
@@ -317,3 +318,4 @@ def vault_purge(vault_path: Path | None) -> None:
 
 main.add_command(serve)
 main.add_command(audit)
+main.add_command(eval_group)
