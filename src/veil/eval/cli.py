@@ -43,8 +43,8 @@ def eval_group() -> None:
               help="Report folder: report.json, index.html, report.md, plots/.")
 @click.option("--policy", "policy_path", type=click.Path(path_type=Path),
               help="Veil policy for the gateway (its roles and keys are replaced).")
-@click.option("--limit", "documents", type=click.IntRange(1, 10_000), default=32,
-              show_default=True, help="Documents to generate (each gives 68 probes with "
+@click.option("--limit", "documents", type=click.IntRange(1, 10_000), default=24,
+              show_default=True, help="Documents to generate (each gives 67 probes with "
                                       "every kind).")
 @click.option("--kinds", default=",".join(KINDS), show_default=True,
               help="Kinds of planted values to probe, comma separated.")

@@ -272,7 +272,7 @@ class Plan:
     url: str | None
     model: str
     runs: tuple[str, ...]
-    documents: int = 32
+    documents: int = 24
     kinds: tuple[str, ...] = metrics.KINDS
     seed: int = 0
     sweep_documents: int = 0
