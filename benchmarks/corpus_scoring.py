@@ -3,7 +3,9 @@
 A ground-truth box is *protected* when the SSIM (7x7 window, grey levels) of its crop before
 and after is below 0.5; a ``word`` box is *kept* when that SSIM is >= 0.8; background pixels
 (outside every labelled box grown by 25 %) should stay within 30 grey levels. Boxes are in
-stored-pixel coordinates with x2/y2 exclusive. Depends only on numpy, Pillow and scikit-image.
+stored-pixel coordinates with x2/y2 exclusive. The rule itself is ``veil.eval.scoring`` (the
+one ``veil eval residual`` uses); this module adds the corpus-level summaries and the
+metadata-leak check.
 
 Usage: ``python benchmarks/corpus_scoring.py CORPUS_FOLDER OUT_FOLDER [LABEL]``.
 """
@@ -19,16 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from PIL import Image
-from skimage.metrics import structural_similarity
 
-Grey = npt.NDArray[np.float64]
+from veil.eval import scoring
+from veil.eval.scoring import (
+    PROTECTED_BELOW,
+    Grey,
+    background_changed_share,
+    box_protected,
+    box_ssim,
+    crop_ssim,
+    grey,
+    word_kept,
+)
 
-PROTECTED_BELOW = 0.5
-KEPT_FROM = 0.8
-GREY_TOLERANCE = 30.0
-BOX_GROWTH = 0.25
+__all__ = ["Grey", "background_changed_share", "box_protected", "box_ssim", "crop_ssim", "grey",
+           "load_manifest", "metadata_leaks", "score_images", "word_kept"]
 
 _GPS_IFD, _EXIF_IFD = 0x8825, 0x8769
 _CAMERA_TAGS = (0x010F, 0x0110)  # Make, Model (IFD0)
@@ -44,82 +52,7 @@ LEAK_KEYS = ("gps", "serial", "camera", "timestamp")
 
 def load_manifest(folder: Path) -> list[dict[str, Any]]:
     """Return the records of ``folder/manifest.jsonl`` (one JSON object per non-empty line)."""
-    lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-def grey(path: Path) -> Grey:
-    """Return the stored pixels as float64 grey levels 0..255 (PIL ``convert("L")``).
-
-    EXIF orientation is deliberately NOT applied: boxes refer to the stored pixel grid.
-    """
-    with Image.open(path) as im:
-        return np.asarray(im.convert("L"), dtype=np.float64)
-
-
-def crop_ssim(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
-    """SSIM of two equal-size grey crops (skimage, data_range=255, uniform 7x7 window).
-
-    Crops narrower than 7 px in a side use the largest odd window that fits (3 or 5).
-    Crops under 3 px in a side cannot be windowed: they score 1.0 ("unchanged") when the
-    mean absolute difference is below 30 grey levels, else 0.0. Empty crops score 1.0.
-    """
-    if a.shape != b.shape:
-        raise ValueError(f"crop shapes differ: {a.shape} vs {b.shape}")
-    x, y = a.astype(np.float64), b.astype(np.float64)
-    side = min(x.shape[:2])
-    if x.size == 0:
-        return 1.0
-    if side < 3:
-        return 1.0 if float(np.mean(np.abs(x - y))) < GREY_TOLERANCE else 0.0
-    win = min(7, side if side % 2 else side - 1)
-    ssim = structural_similarity(  # type: ignore[no-untyped-call]
-        x, y, win_size=win, data_range=255.0, gaussian_weights=False
-    )
-    return float(ssim)
-
-
-def _clip(xyxy: Sequence[float], shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """Round a box outwards to whole pixels and clip it to an image of ``shape``."""
-    h, w = shape[:2]
-    x1, y1 = math.floor(xyxy[0]), math.floor(xyxy[1])
-    x2, y2 = math.ceil(xyxy[2]), math.ceil(xyxy[3])
-    return (min(max(x1, 0), w), min(max(y1, 0), h), min(max(x2, 0), w), min(max(y2, 0), h))
-
-
-def box_ssim(orig: Grey, out: Grey, xyxy: Sequence[float]) -> float:
-    """SSIM of the box crop (clipped to the image, x2/y2 exclusive) before and after."""
-    x1, y1, x2, y2 = _clip(xyxy, orig.shape)
-    return crop_ssim(orig[y1:y2, x1:x2], out[y1:y2, x1:x2])
-
-
-def box_protected(orig: Grey, out: Grey, xyxy: Sequence[float]) -> bool:
-    """True when the box crop no longer resembles the original (SSIM < 0.5)."""
-    return box_ssim(orig, out, xyxy) < PROTECTED_BELOW
-
-
-def word_kept(orig: Grey, out: Grey, xyxy: Sequence[float]) -> bool:
-    """True when a non-sensitive box stays readable (SSIM >= 0.8)."""
-    return box_ssim(orig, out, xyxy) >= KEPT_FROM
-
-
-def background_changed_share(orig: Grey, out: Grey, boxes: Sequence[Sequence[float]]) -> float:
-    """Share of background pixels whose grey level moved by more than 30.
-
-    Background is everything outside all ``boxes`` (xyxy), each grown by 25 % of its width
-    and height about its centre (12.5 % per side, rounded outwards, clipped). Returns 0.0
-    when no background pixel is left.
-    """
-    background = np.ones(orig.shape[:2], dtype=bool)
-    for x1, y1, x2, y2 in boxes:
-        dx, dy = (x2 - x1) * BOX_GROWTH / 2, (y2 - y1) * BOX_GROWTH / 2
-        gx1, gy1, gx2, gy2 = _clip((x1 - dx, y1 - dy, x2 + dx, y2 + dy), orig.shape)
-        background[gy1:gy2, gx1:gx2] = False
-    n = int(background.sum())
-    if n == 0:
-        return 0.0
-    changed = np.abs(orig - out) > GREY_TOLERANCE
-    return float(np.count_nonzero(changed & background)) / n
+    return scoring.load_manifest(folder / "manifest.jsonl")
 
 
 def _ratio(k: int, n: int) -> float:
