@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
-import uvicorn
+from veil.eval.serving import serve
 
 
 @dataclass
@@ -224,26 +222,5 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
 def run_app(app: Any, *, ready: bool = True, timeout: float = 60.0) -> Iterator[str]:
     """Serve an ASGI app with real uvicorn on 127.0.0.1 (random port) in a thread; yields
     its base URL. With ``ready``, waits until ``/readyz`` answers 200."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                            lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    try:
-        while ready:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not become ready")
-            time.sleep(0.05)
+    with serve(app, ready_path="/readyz" if ready else None, timeout=timeout) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)
