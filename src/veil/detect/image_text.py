@@ -20,7 +20,7 @@ import numpy as np
 
 from veil.detect import text_patterns as tp
 from veil.detect.ocr import NAME as OCR_NAME
-from veil.detect.ocr import Line, Word, read_lines
+from veil.detect.ocr import TEXT_SCORE, Line, Word, read_lines
 from veil.detect.text_pii import TextDetector, resolve
 from veil.regions import Box, Region, Span
 
@@ -107,7 +107,7 @@ class ImageTextDetector:
         self._text_detector().scan("Warm-up call for Jane Roe, jane@example.org.")
 
     def detect(self, image: np.ndarray) -> list[Region]:
-        lines = read_lines(image)
+        lines = read_lines(image, min_score=0.0)  # plates need the lines OCR could not read
         found = self.text_regions(image, lines) if self._text else []
         if self._plates:
             from veil.detect.plates import plate_regions
@@ -116,9 +116,10 @@ class ImageTextDetector:
         return found
 
     def text_regions(self, image: np.ndarray, lines: Sequence[Line]) -> list[Region]:
-        """Regions for the personal values in ``lines`` (already read from ``image``)."""
+        """Regions for the personal values in ``lines`` (already read from ``image``; lines
+        read with less confidence than ``ocr.TEXT_SCORE`` are left out)."""
         height, width = image.shape[:2]
-        page = page_of(lines)
+        page = page_of([line for line in lines if line.score >= TEXT_SCORE])
         text = _letters_read(page.text)
         spans = self._text_detector().scan(text) if text.strip() else []
         spans += _address_spans(page.text)

@@ -25,6 +25,10 @@ TILE = 1600
 """Side of the tiles a larger page is read in."""
 OVERLAP = 160
 """Overlap between tiles: taller than a line of text, so every line is whole in one tile."""
+TEXT_SCORE = 0.3
+"""Recognition confidence from which a line counts as read (low: it may still be personal).
+Lines below it are text the detector saw but could not read; ``read_lines`` leaves them out
+unless asked (a plate OCR cannot read is still text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +61,15 @@ def _engine() -> object:
     threads = int(os.environ.get("VEIL_THREADS", "-1") or -1)
     return RapidOCR(params={
         "Global.log_level": "error",
-        "Global.text_score": 0.3,  # low-confidence text may still be personal
+        "Global.text_score": 0.0,  # every line the detector finds; read_lines filters
         "Global.max_side_len": MAX_SIDE,
         "EngineConfig.onnxruntime.intra_op_num_threads": threads if threads > 0 else -1,
     })
 
 
-def read_lines(image: np.ndarray) -> list[Line]:
-    """Every line of text in an RGB uint8 image (display orientation), top to bottom."""
+def read_lines(image: np.ndarray, min_score: float = TEXT_SCORE) -> list[Line]:
+    """Every line of text read with at least ``min_score`` confidence in an RGB uint8 image
+    (display orientation), top to bottom."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError("read_lines expects an RGB uint8 array")
     height, width = image.shape[:2]
@@ -73,7 +78,7 @@ def read_lines(image: np.ndarray) -> list[Line]:
         lines = _read_tile(image)
         scale = MAX_SIDE / max(height, width)
         if lines and np.median([ln.box[3] - ln.box[1] for ln in lines]) * scale >= MIN_LINE:
-            return sorted(lines, key=lambda ln: (ln.box[1], ln.box[0]))
+            return _ordered(lines, min_score)
     lines = []
     for (x0, x1, keep_x), (y0, y1, keep_y) in itertools.product(_spans(width), _spans(height)):
         for line in _read_tile(image[y0:y1, x0:x1]):
@@ -81,8 +86,12 @@ def read_lines(image: np.ndarray) -> list[Line]:
             cx, cy = (moved.box[0] + moved.box[2]) / 2, (moved.box[1] + moved.box[3]) / 2
             if keep_x[0] <= cx < keep_x[1] and keep_y[0] <= cy < keep_y[1]:
                 lines.append(moved)
-    lines.sort(key=lambda ln: (ln.box[1], ln.box[0]))
-    return lines
+    return _ordered(lines, min_score)
+
+
+def _ordered(lines: list[Line], min_score: float) -> list[Line]:
+    return sorted((ln for ln in lines if ln.score >= min_score),
+                  key=lambda ln: (ln.box[1], ln.box[0]))
 
 
 def _spans(size: int) -> list[tuple[int, int, tuple[float, float]]]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from veil.detect.ocr import Line, read_lines
+from veil.detect.ocr import TEXT_SCORE, Line, read_lines
 from veil.regions import Box, Region, clip_box
 
 MODEL_VERSION = "ocr+plate@1"
@@ -242,14 +242,15 @@ def _shape_ok(cand: _Candidate) -> bool:
 
 def plate_regions(image: np.ndarray, lines: Sequence[Line]) -> list[Region]:
     """Regions to hide for licence plates in an RGB uint8 ``image`` (display orientation),
-    given the OCR ``lines`` read from it. ``Region.text`` holds the plate as read ("" when
-    only its shape gave it away)."""
+    given every OCR line found in it (``read_lines(image, min_score=0)``: lines it could not
+    read too). ``Region.text`` holds the plate as read ("" when it was not read)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError("plate_regions expects an RGB uint8 array")
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    paper = _paper_level(image, grey) if len(lines) >= PAGE_MIN_LINES else None
+    read = [line for line in lines if line.score >= TEXT_SCORE]
+    paper = _paper_level(image, grey) if len(read) >= PAGE_MIN_LINES else None
     found: list[tuple[Box, float, str]] = []
-    for cand in _candidates(lines):
+    for cand in _candidates(read):
         evidence = cand.text.evidence
         if evidence <= 0 or not _shape_ok(cand):
             continue
@@ -261,10 +262,13 @@ def plate_regions(image: np.ndarray, lines: Sequence[Line]) -> list[Region]:
         box = _grow(cand.box, cand.text_height, grey.shape)
         if box is not None:
             found.append((box, evidence * max(cand.score, 0.5), cand.text.chars))
-    if paper is None:  # plates OCR could not read: rows of character blobs on a plate
-        read = [line.box for line in lines if line.score >= READ_SCORE]
+    if paper is None:  # plates OCR saw as text but could not read: character blobs on a plate
+        well_read = [line.box for line in lines if line.score >= READ_SCORE]
+        unread = [line.box for line in lines if line.score < READ_SCORE]
         for row in _character_rows(grey):
-            if any(_overlap(row, box) for box in read) or not _looks_like_plate(grey, row):
+            if (any(_overlap(row, box) for box in well_read)
+                    or not any(_overlap(row, box) for box in unread)
+                    or not _looks_like_plate(grey, row)):
                 continue
             box = _grow(row, round(_height(row) * (1 + 2 * ROW_PAD)), grey.shape)
             if box is not None:
@@ -430,4 +434,4 @@ class PlateDetector:
     kinds: tuple[str, ...] = ("plate",)
 
     def detect(self, image: np.ndarray) -> list[Region]:
-        return plate_regions(image, read_lines(image))
+        return plate_regions(image, read_lines(image, min_score=0.0))
