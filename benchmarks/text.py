@@ -85,6 +85,25 @@ def presidio_predictions(records: list[dict[str, Any]]) -> list[list[dict[str, A
     return [by_id[r["id"]] for r in records]
 
 
+def print_comparison(veil: dict[str, Any], ref: dict[str, Any] | None) -> None:
+    """Per-entity and overall P/R/F1 of two ``text_scoring.score`` results side by side."""
+    print(f"{'entity':18} {'support':>7} | {'Veil P':>6} {'R':>5} {'F1':>5} |"
+          f" {'presidio P':>10} {'R':>5} {'F1':>5}")
+    entities = set(veil["per_entity"]) | set(ref["per_entity"] if ref else ())
+    for entity in sorted(entities):
+        theirs = ref["per_entity"].get(entity, {}) if ref else {}
+        row = veil["per_entity"].get(entity, theirs)  # support is the same on both sides
+        mine = row if entity in veil["per_entity"] else {}
+        print(f"{entity:18} {row['support']:7d} | {_fmt(mine.get('precision')):>6} "
+              f"{_fmt(mine.get('recall'))} {_fmt(mine.get('f1'))} | "
+              f"{_fmt(theirs.get('precision')):>10} {_fmt(theirs.get('recall'))} "
+              f"{_fmt(theirs.get('f1'))}")
+    o, t = veil["overall"], (ref["overall"] if ref else {})
+    print(f"{'overall (micro)':18} {o['support']:7d} | {_fmt(o['precision']):>6} "
+          f"{_fmt(o['recall'])} {_fmt(o['f1'])} | {_fmt(t.get('precision')):>10} "
+          f"{_fmt(t.get('recall'))} {_fmt(t.get('f1'))}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2400)
@@ -96,17 +115,7 @@ def main() -> None:
     other = presidio_predictions(records)
     ref = score(records, other) if other is not None else None
     print(f"{len(records)} texts, {sum(len(r['text']) for r in records)} characters")
-    print(f"{'entity':18} {'support':>7} | {'Veil P':>6} {'R':>5} {'F1':>5} |"
-          f" {'presidio P':>10} {'R':>5} {'F1':>5}")
-    for entity, row in sorted(veil["per_entity"].items()):
-        theirs = ref["per_entity"].get(entity, {}) if ref else {}
-        print(f"{entity:18} {row['support']:7d} | {_fmt(row['precision']):>6} "
-              f"{_fmt(row['recall'])} {_fmt(row['f1'])} | {_fmt(theirs.get('precision')):>10} "
-              f"{_fmt(theirs.get('recall'))} {_fmt(theirs.get('f1'))}")
-    o, t = veil["overall"], (ref["overall"] if ref else {})
-    print(f"{'overall (micro)':18} {o['support']:7d} | {_fmt(o['precision']):>6} "
-          f"{_fmt(o['recall'])} {_fmt(o['f1'])} | {_fmt(t.get('precision')):>10} "
-          f"{_fmt(t.get('recall'))} {_fmt(t.get('f1'))}")
+    print_comparison(veil, ref)
     for lang in ("en", "de", "fr", "es"):
         idx = [i for i, r in enumerate(records) if r["lang"] == lang]
         mine = score([records[i] for i in idx], [veil_preds[i] for i in idx])["overall"]

@@ -68,7 +68,7 @@ _EN_SUFFIX = (
     "Track|Trafficway|Tunnel|Turnpike|Underpass|Union|Unions|Valley|Valleys|Via|Viaduct|"
     "View|Views|Village|Villages|Ville|Vista|Walks|Wall|Ways|Well|Wells"
 )
-_DE_SUFFIX = r"(?:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|chaussee|markt)"
+_DE_SUFFIX = r"(?:straße|strasse|str\.|weg|platz|allee|gasse|(?<!in)ring|damm|ufer|chaussee|markt)"
 _FR_TYPE = r"(?:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route|cours)"
 _ES_TYPE = (
     r"(?:Calle|C/|C\.|Avenida|Avda\.|Av\.|Plaza|Paseo|Camino|Carrer|Ronda|Vía|Via|Vial|"
@@ -84,7 +84,7 @@ ADDRESS = re.compile(
         rf"\b\d{{1,6}}[^\S\n]+(?:{_WORD}[^\S\n]+){{1,3}}(?:{_EN_SUFFIX})\b\.?{_UNIT}"
         rf"(?:,?\s+{_CITY},\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?)?",
         # Lindenstraße 12a, 10115 Berlin / Hans-Dieter-Weg 3 / Berliner Straße 5
-        rf"\b(?:(?:{_WORD}[ -]){{0,2}}[{_UP}][{_LOW}-]*(?i:{_DE_SUFFIX})|(?:{_WORD}\s+){{1,2}}"
+        rf"\b(?:(?:{_WORD}[ -]){{0,2}}[{_UP}][{_LOW}-]{{2,}}(?i:{_DE_SUFFIX})|(?:{_WORD}\s+){{1,2}}"
         rf"(?:Straße|Strasse|Str\.|Weg|Platz|Allee|Gasse|Ring|Damm))\s+\d{{1,4}}(?:-\d{{1,4}})?"
         rf"\s?[a-z]?\b"
         rf"(?:,?\s+\d{{5}}\s+{_WORD}(?:[ -]{_WORD})*)?",
@@ -103,6 +103,39 @@ ADDRESS = re.compile(
     ])
 )
 
+# Post-office boxes and US military mail (PSC 1234, Box 5678 / APO AE 09012).
+POSTAL_BOX = re.compile(
+    r"\b(?:P\.?\s?O\.?\s?Box|Postfach|Boîte postale|B\.P\.|Apartado(?: de correos)?)\s+\d{1,6}\b"
+    r"|\b(?:(?:PSC|CMR|Unit)\s+\d{3,5},?\s+Box\s+\d{3,5}|US[A-Z]{1,3}\s+[A-Z][a-z]+)"
+    r"\s+[AFD]PO\s+A[AEP]\s+\d{5}\b"
+)
+# A street written "Name 12" or "12 Name" (any language, no street-type word) right after
+# an address cue ("address:", "lives at", "located at"), with a following ", City".
+_CUE = (r"(?i:\b(?:address(?:es)?(?: is)?|addr\.|lives? (?:at|on|in)|living at|located at|"
+        r"resid(?:es?|ing) at|moved to|adresse|anschrift|wohnt in|dirección|domicilio)"
+        r"\s*:?[ \t]*)")
+_STREET_WORDS = rf"(?:[{_UP}][\w{_Q}.-]*|de|da|do|del|la|van|von|der|di)"
+CUED_ADDRESS = re.compile(
+    rf"{_CUE}((?:\d{{1,6}}[a-z]?,?\s+)?{_STREET_WORDS}(?:[ \t]+{_STREET_WORDS}){{0,4}}"
+    rf"[ \t]+\d{{1,5}}[a-z]?\b(?:,[ \t]*{_WORD}(?:[ \t]+{_WORD}){{0,2}})?"
+    rf"|\d{{1,6}}[a-z]?[ \t]+{_WORD}(?:[ \t]+{_STREET_WORDS}){{0,4}}"
+    rf"(?:,[ \t]*{_WORD}(?:[ \t]+{_WORD}){{0,2}})?)"
+)
+
+# A street line followed by a unit ("Helmstok 174 Apt. 8", "12 Lindenweg, Suite 3").
+UNIT_ADDRESS = re.compile(
+    rf"(?:\b\d{{1,6}}[ \t]+)?\b{_WORD}(?:[ \t]+{_STREET_WORDS}){{0,4}}[ \t]+\d{{1,5}}[a-z]?,?"
+    rf"\s+(?:Apt\.?|Suite|Unit|Flat)[ \t]*\d{{1,5}}\b"
+)
+# The lines of a postal address block after its street line: a unit, a town (any case),
+# "Country 12345", a bare postcode. One blank line may come between; labels ("Fax:") end it.
+_PLACE = (rf"[{_UP}][\w{_Q}.-]*(?:[ \t]+(?:[{_UP}][\w{_Q}.-]*|de|da|do|del|la|u|nad|am|"
+          rf"sur|\(\w+\)))*")
+ADDRESS_LINE = re.compile(
+    rf"[ \t]*\n(?:[ \t]*\n)?[ \t]*(?:(?:Apt\.?|Suite|Unit|Flat)[ \t]*\w+|{_PLACE}"
+    rf"(?:[ \t]+\d{{4,6}})?|\d{{4,6}})[ \t]*(?=\n|\Z|[.,;])"
+)
+
 TITLE_WORDS = ("mr", "mrs", "ms", "miss", "dr", "prof", "herr", "frau", "hr", "fr", "m", "mme",
                "mlle", "sr", "sra", "srta", "don", "doña", "madame", "monsieur", "señor",
                "señora")
@@ -116,6 +149,13 @@ _LABELS = (
 )
 LABELLED_NAME = re.compile(
     rf"(?i:\b(?:{_LABELS})\s*:)[ \t]*((?:[{_UP}][\w{_Q}-]+,?)(?:[ \t]+[{_UP}][\w{_Q}-]+,?){{0,3}})"
+)
+# A name right after phrases that introduce one: "my name is", "call me", "Hi Anna,".
+CUED_NAME = re.compile(
+    rf"(?:(?i:\b(?:my name is|(?:maiden|last|first|full) name is|name's|call(?:s|ed)? me|"
+    rf"i am called|je m'appelle|je suis|ich heiße|ich bin|me llamo|mi nombre es))|"
+    rf"(?m:^[ \t]*(?:Hi|Hello|Hey|Dear|Hallo|Liebe|Lieber|Bonjour|Cher|Chère|Hola|Querid[oa])))"
+    rf"[ \t]+({_WORD}(?:[ \t]+{_WORD}){{0,2}})"
 )
 CHAT_SPEAKER = re.compile(rf"(?m)^(?:\[\d{{1,2}}:\d{{2}}\]\s*)?([^\W\d_][\w{_Q}-]*"
                           rf"(?: [^\W\d_][\w{_Q}-]*)?) ?:")
@@ -142,6 +182,13 @@ DATES = (
     re.compile(rf"(?i)\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"),
 )
 
+_WEEKDAYS = ("monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag|"
+             "mittwoch|donnerstag|freitag|samstag|sonntag|lundi|mardi|mercredi|jeudi|"
+             "vendredi|samedi|dimanche|lunes|martes|miércoles|jueves|viernes|sábado|domingo")
+# A date NER found is kept when it names a month, or a weekday with a number ("Monday the
+# 5th"): a bare year or weekday ("in 2022", "before Friday") identifies no one.
+NER_DATE_OK = re.compile(rf"(?i)\b(?:{_MONTHS})\b|\b(?:{_WEEKDAYS})\b.*\d|\d.*\b(?:{_WEEKDAYS})\b")
+NER_DATE_BAD = re.compile(r"(?i)\b(?:old|ago|years?|months?|weeks?|days?|hours?)\b|\d{5}")
 
 def plausible_date(m: re.Match[str]) -> bool:
     """Reject numeric look-alikes such as 45/67/2020 or 99.99.99."""
@@ -206,7 +253,8 @@ def trim_words() -> frozenset[str]:
 
     labels = {"dob", "ssn", "date", "name", "patient", "id", "mrn", "address", "phone",
               "dear", "hello", "hi", "hallo", "bonjour", "hola", "estimado", "estimada",
-              "liebe", "lieber", "cher", "chère", "sehr", "geehrte", "geehrter", "tel"}
+              "liebe", "lieber", "cher", "chère", "sehr", "geehrte", "geehrter", "tel", "sir",
+              "madam", "team", "all", "everyone", "customer", "colleagues", "friends"}
     words = {w.casefold() for group in stop_words().values() for w in group}
     return frozenset(words | labels | set(TITLE_WORDS))
 

@@ -87,6 +87,10 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("US_DRIVER_LICENSE", tp.US_DRIVER_LICENSE, 0.35, None, tp.DRIVER_CONTEXT),
     Pattern("MEDICAL_LICENSE", tp.DEA, 0.6, _dea_ok, tp.MEDICAL_CONTEXT),
     Pattern("ADDRESS", tp.ADDRESS, 0.9, None, tp.ADDRESS_CONTEXT),
+    Pattern("ADDRESS", tp.POSTAL_BOX, 0.7, None, tp.ADDRESS_CONTEXT),
+    Pattern("ADDRESS", tp.CUED_ADDRESS, 0.8, None, (), group=1),
+    Pattern("ADDRESS", tp.UNIT_ADDRESS, 0.8),
+    Pattern("PERSON", tp.CUED_NAME, 0.65, None, (), group=1),
     Pattern("PERSON", tp.TITLED_NAME, 0.7, None, (), group=1),
     Pattern("PERSON", tp.LABELLED_NAME, 0.75, None, (), group=1),
     Pattern("PERSON", tp.CHAT_SPEAKER, 0.3, None, (), group=1),
@@ -125,7 +129,8 @@ class TextDetector:
                              for s in spans) if c is not None]
         if self.entities is not None:
             spans = [s for s in spans if s.entity in self.entities]
-        return resolve([s for s in spans if s.score >= self.threshold])
+        return resolve([_address_block(text, s) if s.entity == "ADDRESS" else s
+                        for s in spans if s.score >= self.threshold])
 
 
 def resolve(spans: Iterable[Span]) -> list[Span]:
@@ -135,6 +140,19 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
         if all(span.end <= c.start or span.start >= c.end for c in chosen):
             chosen.append(span)
     return sorted(chosen, key=lambda s: s.start)
+
+
+def _address_block(text: str, span: Span, max_lines: int = 4) -> Span:
+    """``span`` grown over the lines that continue a postal address block after it (unit,
+    town, country and postcode lines), so the whole block is one finding."""
+    end = span.end
+    for _ in range(max_lines):
+        m = tp.ADDRESS_LINE.match(text, end)
+        if m is None:
+            break
+        end = m.end()
+    return span if end == span.end else Span(span.start, end, span.entity, span.score,
+                                              span.source)
 
 
 def _boost(text: str, start: int, words: tuple[str, ...]) -> float:
@@ -152,13 +170,25 @@ def _pattern_spans(text: str) -> list[Span]:
             start, end = m.span(p.group)
             value = text[start:end].rstrip(".,;" if p.regex is tp.IPV6 else ".,;:")
             end = start + len(value)
-            if not value or (p.validate is not None and not p.validate(value)):
+            if value and p.validate is not None and not p.validate(value):
+                value = _valid_prefix(value, p.validate)
+            if not value:
                 continue
+            end = start + len(value)
             score = min(1.0, p.score + _boost(text, start, p.context))
             if p.regex is tp.CHAT_SPEAKER and value.split()[0].casefold() in tp.name_lists()[0]:
                 score = 0.8  # "anna:" opening a chat line, with a known first name
             spans.append(Span(start, end, p.entity, score, "pattern"))
     return spans
+
+
+def _valid_prefix(value: str, validate: Callable[[str], bool]) -> str:
+    """The longest part of ``value`` before one of its spaces or line breaks that passes
+    ``validate`` ("" if none): an IBAN whose match ran on into the next line's label."""
+    for cut in reversed([m.start() for m in re.finditer(r"\s", value)]):
+        if validate(value[:cut]):
+            return value[:cut]
+    return ""
 
 
 def _phone_spans(text: str, dates: Sequence[Span] = ()) -> list[Span]:
@@ -281,8 +311,9 @@ def _places(text: str) -> list[Span]:
     spans = []
     for m in tp.CAPITALISED.finditer(text):
         for name in index.get(m.group(0).casefold(), ()):
+            after = text[m.start() + len(name) : m.start() + len(name) + 2]
             if text[m.start() : m.start() + len(name)].casefold() == name and not (
-                    text[m.start() + len(name) : m.start() + len(name) + 1].isalnum()):
+                    after[:1].isalnum() or after.lstrip().startswith(":")):
                 spans.append(Span(m.start(), m.start() + len(name), "LOCATION", 0.55,
                                   "gazetteer"))
                 break
@@ -291,18 +322,19 @@ def _places(text: str) -> list[Span]:
 
 # --- NER -------------------------------------------------------------------------------
 
-_NER_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION"}
+_NER_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "DATE": "DATE_TIME"}
 _ner_lock = threading.Lock()
 
 
 @functools.cache
 def _nlp() -> object:
-    """The spaCy pipeline with only the parts NER needs, loaded once per process."""
+    """The spaCy pipeline with only the parts NER needs, loaded once per process (the NER
+    component embeds its own token vectors: the shared ``tok2vec`` feeds only the others)."""
     import spacy
 
     with _ner_lock:
-        return spacy.load(NER_MODEL, exclude=["tagger", "parser", "attribute_ruler",
-                                              "lemmatizer"])
+        return spacy.load(NER_MODEL, exclude=["tok2vec", "tagger", "parser",
+                                              "attribute_ruler", "lemmatizer"])
 
 
 def _ner_spans(texts: Sequence[str]) -> list[list[Span]]:
@@ -314,6 +346,11 @@ def _ner_spans(texts: Sequence[str]) -> list[list[Span]]:
     for (i, offset, _), doc in zip(pieces, docs, strict=True):
         for ent in doc.ents:
             entity = _NER_LABELS.get(ent.label_)
+            if entity == "DATE_TIME":
+                if tp.NER_DATE_OK.search(ent.text) and not tp.NER_DATE_BAD.search(ent.text):
+                    out[i].append(Span(offset + ent.start_char, offset + ent.end_char, entity,
+                                       0.5, "spacy"))
+                continue
             if entity is None or not tp.NER_TEXT_OK.search(ent.text):
                 continue
             if entity == "LOCATION" and ent.text.casefold() in tp.name_lists()[0]:
