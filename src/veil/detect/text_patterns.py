@@ -42,13 +42,20 @@ US_DRIVER_LICENSE = re.compile(r"\b(?:[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d|\d{3} \d{3
 DEA = re.compile(r"\b[A-Z][A-Z9]\d{7}\b")
 PHONE_HINT = re.compile(r"(?:\d\D{0,3}){6}")
 PHONE_CANDIDATE = re.compile(
-    r"(?:\+|\b00|(?<!\w))(?:\(\d{1,5}\)|\d)(?:[\d ().-]|/(?! )){4,24}\d(?!\w)(?![ .-]?\d)")
+    r"(?:\+|\b00|(?<!\w))(?:\(\d{1,5}\)|\d)(?:[\d ().-]|/(?! )){4,24}\d(?:x\d{1,5})?(?!\w)"
+    r"(?![ .-]?\d)")
 PHONE_BAD_BEFORE = re.compile(r"(?:[^\W_][-/]?|#)\Z|\d[ .-]\Z")
-PHONE_BAD_AFTER = re.compile(r"[^\W_]|[-/.,]\w")
+# A label glued to or right after a number ("555-0143-Office", "0494 41 18 24 fax").
+_PHONE_LABEL = r"(?i:office|fax|mobile|cell|home|work|phone|tel)\b"
+PHONE_LABEL_AFTER = re.compile(rf"[ \t]*-?{_PHONE_LABEL}")
+PHONE_BAD_AFTER = re.compile(rf"(?!-{_PHONE_LABEL})(?:[^\W_]|[-/.,]\w)")
+# A short local number ("61 60 34"), a phone only with a context word.
+PHONE_SHORT = re.compile(r"\d{2,4}(?:[ .-]\d{2,4}){1,2}")
 PHONE_NOT_GROUPED = re.compile(r"\d{3}[ .-]\d\Z|\A\d\. ")
 PHONE_NATIONAL = re.compile(r"0[1-9]\d{8,10}|[6-9]\d{8}")
 PHONE_SHAPE = re.compile(r"\+\d[\d ().-]{6,}|\(\d{2,5}\)[ .-]?\d[\d .-]{4,}")
 NER_TEXT_OK = re.compile(rf"[{_UP}]")
+POSSESSIVE = re.compile(rf"[{_Q}]s?\Z")
 
 _EN_SUFFIX = (
     "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
@@ -68,12 +75,15 @@ _EN_SUFFIX = (
     "Track|Trafficway|Tunnel|Turnpike|Underpass|Union|Unions|Valley|Valleys|Via|Viaduct|"
     "View|Views|Village|Villages|Ville|Vista|Walks|Wall|Ways|Well|Wells"
 )
-_DE_SUFFIX = r"(?:straße|strasse|str\.|weg|platz|allee|gasse|(?<!in)ring|damm|ufer|chaussee|markt)"
+# Street-type endings of compound street names: German, Dutch, Nordic, Finnish, Hungarian.
+_DE_SUFFIX = (r"(?:straße|strasse|str\.|weg|platz|allee|gasse|(?<!in)ring|damm|ufer|chaussee|"
+              r"markt|straat|laan|plein|gracht|vej|gade|veien|vegen|gata|gatan|vägen|stigen|"
+              r"katu|kuja|tie|stígur|braut|vegur|utca)")
 _FR_TYPE = r"(?:rue|avenue|av\.|boulevard|bd|place|chemin|allée|impasse|quai|route|cours)"
 _ES_TYPE = (
     r"(?:Calle|C/|C\.|Avenida|Avda\.|Av\.|Plaza|Paseo|Camino|Carrer|Ronda|Vía|Via|Vial|"
     r"Pasaje|Callejón|Cañada|Carretera|Glorieta|Alameda|Urbanización|Rambla|Acceso|Cuesta|"
-    r"Pasadizo)"
+    r"Pasadizo|Rua|Rue|Viale|Piazza|Largo|Corso|Travessa|Praça|ul\.|Ulica|Aleja)"
 )
 _UNIT = r"(?:,?\s+(?:Apt\.?|Suite|Unit|#|Piso|Puerta|Esc\.)\s*\w+)*"
 _CITY = rf"[{_UP}][\w{_Q} .-]*?"
@@ -85,8 +95,9 @@ ADDRESS = re.compile(
         rf"(?:,?\s+{_CITY},\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?)?",
         # Lindenstraße 12a, 10115 Berlin / Hans-Dieter-Weg 3 / Berliner Straße 5
         rf"\b(?:(?:{_WORD}[ -]){{0,2}}[{_UP}][{_LOW}-]{{2,}}(?i:{_DE_SUFFIX})|(?:{_WORD}\s+){{1,2}}"
-        rf"(?:Straße|Strasse|Str\.|Weg|Platz|Allee|Gasse|Ring|Damm))\s+\d{{1,4}}(?:-\d{{1,4}})?"
-        rf"\s?[a-z]?\b"
+        rf"(?:Straße|Strasse|Str\.|Weg|Platz|Allee|Gasse|Ring|Damm|vei|veg|vej|gade|gata|"
+        rf"tee|põik|utca|út|straat|laan))\s+\d{{1,4}}(?:-\d{{1,4}})?"
+        rf"(?:\s?[a-z])?\b{_UNIT}"
         rf"(?:,?\s+\d{{5}}\s+{_WORD}(?:[ -]{_WORD})*)?",
         # 12, rue de la Paix, 75002 Paris
         rf"\b\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?i:{_FR_TYPE})\s+(?:(?:de|du|des|la|le|l'|d')\s*)*"
@@ -95,10 +106,10 @@ ADDRESS = re.compile(
         rf"\b(?i:{_FR_TYPE})\s+(?:(?:de|du|des|la|le|l'|d')\s*)*{_NAME_WORDS},?\s+\d{{5}}\s+"
         rf"{_WORD}(?:[ -]{_WORD})*",
         # Calle de Ana Sancho 46 Piso 3, 28001 Madrid
-        rf"\b{_ES_TYPE}\s+(?:(?:de|del|la|los|las)\s+)*{_NAME_WORDS},?\s+(?:n[º°o]\.?\s*)?"
+        rf"\b{_ES_TYPE}\s+(?:(?:de|del|la|los|las|do|da|dos|das|di|della|du|des)\s+)*{_NAME_WORDS},?\s+(?:n[º°o]\.?\s*)?"
         rf"\d{{1,4}}{_UNIT},?\s+\d{{5}}\s+{_WORD}(?:[ -]{_WORD})*",
         # Calle de Ana Sancho 46 Piso 3, Madrid, 02857
-        rf"\b{_ES_TYPE}\s+(?:(?:de|del|la|los|las)\s+)*{_NAME_WORDS}"
+        rf"\b{_ES_TYPE}\s+(?:(?:de|del|la|los|las|do|da|dos|das|di|della|du|des)\s+)*{_NAME_WORDS}"
         rf",?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}{_UNIT}(?:,?\s+{_CITY},\s+\d{{5}})?",
     ])
 )
@@ -128,12 +139,21 @@ UNIT_ADDRESS = re.compile(
     rf"\s+(?:Apt\.?|Suite|Unit|Flat)[ \t]*\d{{1,5}}\b"
 )
 # The lines of a postal address block after its street line: a unit, a town (any case),
-# "Country 12345", a bare postcode. One blank line may come between; labels ("Fax:") end it.
+# "Country 12345", a bare postcode, "City, ST 12345". One blank line may come between, a
+# quoting or bullet mark ("> ") may open each line; labels ("Fax:") end it.
 _PLACE = (rf"[{_UP}][\w{_Q}.-]*(?:[ \t]+(?:[{_UP}][\w{_Q}.-]*|de|da|do|del|la|u|nad|am|"
           rf"sur|\(\w+\)))*")
+# A quoting or bullet mark opening a line ("> ", "* ").
+_LINE_MARK = r"(?:[>|}?*\u2022-]{1,3}[ \t]*)?"
+# What may come before a street on its line: a mark, a building number.
+LINE_OPENING = re.compile(rf"[ \t]*{_LINE_MARK}(?:\d{{1,6}}[ \t]+)?")
+# ", Town" or ", Town, Country" closing the sentence or line after a street.
+ADDRESS_TAIL = re.compile(rf"(?:,[ \t]*{_PLACE}){{1,2}}(?=[ \t]*(?:\n|\Z|[.;?!]))")
 ADDRESS_LINE = re.compile(
-    rf"[ \t]*\n(?:[ \t]*\n)?[ \t]*(?:(?:Apt\.?|Suite|Unit|Flat)[ \t]*\w+|{_PLACE}"
-    rf"(?:[ \t]+\d{{4,6}})?|\d{{4,6}})[ \t]*(?=\n|\Z|[.,;])"
+    rf"[ \t]*\n(?:[ \t]*\n)?[ \t]*{_LINE_MARK}"
+    rf"(?:{_PLACE},[ \t]+[A-Z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?\b"
+    rf"|(?:(?:Apt\.?|Suite|Unit|Flat)[ \t]*\w+|{_PLACE}(?:[ \t]+\d{{4,6}})?|\d{{4,6}})"
+    rf"[ \t]*(?=\n|\Z|[.,;]))"
 )
 
 TITLE_WORDS = ("mr", "mrs", "ms", "miss", "dr", "prof", "herr", "frau", "hr", "fr", "m", "mme",
@@ -165,6 +185,32 @@ NAME_RUN = re.compile(
     rf"\b{_WORD}(?:,?[ ]+{_WORD}){{1,3}}\b|\b[{_UP}]{{2,}}(?:,?[ ]+[{_UP}{_Q}-]{{2,}}){{1,3}}\b"
 )
 
+# A place right after a phrase that says one follows ("grew up in", "moved here from",
+# "I'm in", "wohnt in", "vit à", "vivo en"): capitalised or upper-case words.
+_PLACE_CUE = (
+    r"(?i:\b(?:liv(?:e[sd]?|ing) in|moved (?:here |there |back )?(?:from|to)|grew up in|"
+    r"born in|based in|i'?m in|i am in|(?:originally|coming|comes|came) from|arrived (?:at|in)|"
+    r"flew to|travell?ed to|returned to|home (?:city|town)(?: of)?|university of|street in|"
+    r"(?:wohn(?:e|t|te)|leb(?:e|t|te)|geboren) in|(?:habite|vit|vis|née?) à|"
+    r"(?:vivo|vive|nací|nacido|nacida) en))"
+)
+CUED_PLACE = re.compile(
+    rf"{_PLACE_CUE}[ \t]+((?:[{_UP}][\w{_Q}-]*)(?:[ \t]+(?:(?:de|da|del|la|im|am|sur)[ \t]+){{0,2}}"
+    rf"[{_UP}][\w{_Q}-]*){{0,3}})"
+)
+# An organisation's name ends in a legal form or a word such names end in: names and
+# places inside it ("Japan Asia Group Limited", "Chesapeake Utilities Corporation") are
+# part of the company's name.
+# Only words no person's name ends in: two-letter forms ("AB", "SA") are blood groups and
+# initials too, and a missed name leaks while a hidden company name costs little.
+ORG_NAME = re.compile(
+    rf"(?:[{_UP}0-9][\w{_Q}&.-]*[ \t]+){{0,6}}(?:Inc|Incorporated|Ltd|Limited|LLC|LLP|"
+    r"[Pp]lc|PLC|Corp|Corporation|Company|GmbH|S\.A|N\.V|B\.V|S\.p\.A|SARL|Holdings|Group|"
+    r"Fund|Bank|Bancorp|Bancshares|Partners|Capital|ETF|CORP|CORPORATION|COMPANY|INC|LTD|"
+    r"LIMITED|CO\.LTD|Trust)\b"
+)
+STREET_TYPES = frozenset(w.casefold() for w in _EN_SUFFIX.split("|"))
+
 # --- dates -----------------------------------------------------------------------------
 
 _MONTHS = (
@@ -188,6 +234,28 @@ _WEEKDAYS = ("monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|di
 # A date NER found is kept when it names a month, or a weekday with a number ("Monday the
 # 5th"): a bare year or weekday ("in 2022", "before Friday") identifies no one.
 NER_DATE_OK = re.compile(rf"(?i)\b(?:{_MONTHS})\b|\b(?:{_WEEKDAYS})\b.*\d|\d.*\b(?:{_WEEKDAYS})\b")
+# Words that follow a place cue without being a place ("I'm in Love", "born in March").
+NOT_PLACES = frozenset({"love", "charge", "trouble", "town", "school", "college", "bed",
+                        "hospital", "office", "shock", "pain", "time", "good", "here", "there",
+                        *_MONTHS.split("|"), *_WEEKDAYS.split("|")})
+_NAME_PART = rf"(?:{_WORD}|[{_UP}]\.?(?!\w))"  # a name's word or initial ("J", "J.")
+# A name after a verb of speech or credit ("said Naile", "directed by Agi Szöts",
+# "Directed By: Lincoln Ingham"), not a month or weekday ("said Monday").
+SAID_NAME = re.compile(
+    rf"(?i:\b(?:said|says|asked|replied|wrote|told|starring|named (?:him|her)|(?:directed|"
+    rf"written|sung|performed|produced|composed|painted|signed) by:?))[ \t]+"
+    rf"(?!(?i:{_MONTHS}|{_WEEKDAYS})\b)({_WORD}(?:[ \t]+{_NAME_PART}){{0,2}})"
+)
+# A name before what only people do ("Maile Jaimes lives at", "Anna had given").
+NAME_BEFORE_VERB = re.compile(
+    rf"({_WORD}(?:[ \t]+{_NAME_PART}){{0,2}})[ \t]+(?:lives (?:at|in|on)|"
+    rf"had given|shouted|was born)\b"
+)
+# A name alone on the line just above a postal address ("Anna Kowalska\n12 Main St").
+NAME_LINE = re.compile(
+    rf"(?m)^[ \t]*{_LINE_MARK}(?:[^\n:]*:[ \t]*)?"
+    rf"({_WORD}(?:[ \t]+{_NAME_PART}){{1,3}})[ \t]*\n(?:[ \t]*\n)?\Z"
+)
 NER_DATE_BAD = re.compile(r"(?i)\b(?:old|ago|years?|months?|weeks?|days?|hours?)\b|\d{5}")
 
 def plausible_date(m: re.Match[str]) -> bool:
@@ -216,7 +284,8 @@ BIRTH_CONTEXT = (
 PHONE_CONTEXT = (
     "phone", "tel", "call", "mobile", "cell", "fax", "telefon", "handy", "rufnummer", "ruf",
     "anrufen", "téléphone", "portable", "tél", "appelez", "appeler", "teléfono", "móvil",
-    "llame", "llamar", "llámame", "whatsapp",
+    "llame", "llamar", "llámame", "whatsapp", "sms", "messages to", "text me", "reach",
+    "dial", "not answering", "contact",
 )
 CARD_CONTEXT = ("card", "credit", "visa", "mastercard", "amex", "karte", "carte", "tarjeta")
 SSN_CONTEXT = ("ssn", "social security", "ss#", "sozialversicherung", "sécurité sociale",

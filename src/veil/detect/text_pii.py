@@ -91,6 +91,8 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("ADDRESS", tp.CUED_ADDRESS, 0.8, None, (), group=1),
     Pattern("ADDRESS", tp.UNIT_ADDRESS, 0.8),
     Pattern("PERSON", tp.CUED_NAME, 0.65, None, (), group=1),
+    Pattern("PERSON", tp.SAID_NAME, 0.6, None, (), group=1),
+    Pattern("PERSON", tp.NAME_BEFORE_VERB, 0.6, None, (), group=1),
     Pattern("PERSON", tp.TITLED_NAME, 0.7, None, (), group=1),
     Pattern("PERSON", tp.LABELLED_NAME, 0.75, None, (), group=1),
     Pattern("PERSON", tp.CHAT_SPEAKER, 0.3, None, (), group=1),
@@ -125,8 +127,13 @@ class TextDetector:
         dates = _date_spans(text)
         spans = found + dates + _pattern_spans(text) + _phone_spans(text, dates)
         spans += _listed_names(text) + _places(text)
+        spans += _names_above(text, [s for s in spans if s.entity == "ADDRESS"])
         spans = [c for c in (_clean_person(text, s) if s.entity == "PERSON" else s
                              for s in spans) if c is not None]
+        orgs = [m.span() for m in tp.ORG_NAME.finditer(text)]
+        if orgs:  # a name or place inside a company's name is the company's
+            spans = [s for s in spans if s.entity not in ("PERSON", "LOCATION")
+                     or not any(a <= s.start and s.end <= b for a, b in orgs)]
         if self.entities is not None:
             spans = [s for s in spans if s.entity in self.entities]
         return resolve([_address_block(text, s) if s.entity == "ADDRESS" else s
@@ -143,9 +150,11 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
 
 
 def _address_block(text: str, span: Span, max_lines: int = 4) -> Span:
-    """``span`` grown over the lines that continue a postal address block after it (unit,
-    town, country and postcode lines), so the whole block is one finding."""
-    end = span.end
+    """``span`` grown over a ", Town, Country" ending its sentence and the lines that
+    continue a postal address block after it (unit, town, country and postcode lines), so
+    the whole block is one finding."""
+    tail = tp.ADDRESS_TAIL.match(text, span.end)
+    end = tail.end() if tail else span.end
     for _ in range(max_lines):
         m = tp.ADDRESS_LINE.match(text, end)
         if m is None:
@@ -193,9 +202,10 @@ def _valid_prefix(value: str, validate: Callable[[str], bool]) -> str:
 
 def _phone_spans(text: str, dates: Sequence[Span] = ()) -> list[Span]:
     """Numbers that dial in one of PHONE_REGIONS. Valid numbers score high, possible ones
-    written like a phone lower, bare digit runs only with context words. Candidates glued
-    to letters, "#" or other digits (order, invoice, tracking numbers, IBAN tails) and
-    those overlapping a date are not phones."""
+    written like a phone lower, bare digit runs only with context words before them or a
+    label after them ("office", "fax"). Candidates glued to letters, "#" or other digits
+    (order, invoice, tracking numbers, IBAN tails) and those overlapping a date are not
+    phones."""
     if not tp.PHONE_HINT.search(text):
         return []
     spans = []
@@ -205,19 +215,24 @@ def _phone_spans(text: str, dates: Sequence[Span] = ()) -> list[Span]:
                 or tp.PHONE_BAD_AFTER.match(text, end) or _not_a_phone(raw)
                 or any(start < d.end and d.start < end for d in dates)):
             continue
-        base = _phone_score(raw)
+        boost = _boost(text, start, tp.PHONE_CONTEXT)
+        if not boost and tp.PHONE_LABEL_AFTER.match(text, end):
+            boost = _CONTEXT_BOOST
+        base = _phone_score(raw, cued=boost > 0)
         if base is None:
             continue
-        score = min(1.0, base + _boost(text, start, tp.PHONE_CONTEXT))
+        score = min(1.0, base + boost)
         spans.append(Span(start, end, "PHONE_NUMBER", score, "phonenumbers"))
     return spans
 
 
-def _phone_score(raw: str) -> float | None:
+def _phone_score(raw: str, cued: bool = False) -> float | None:
     """0.75 valid somewhere; 0.45 possible and written like a phone (or a valid national
-    number without separators); 0.3 possible; None when it cannot dial anywhere."""
-    if sum(c.isdigit() for c in raw) < 7:
-        return None
+    number without separators); 0.3 possible, or a short local number in groups after a
+    context word ("call 61 60 34"); None when it cannot dial anywhere."""
+    digits = sum(c.isdigit() for c in raw)
+    if digits < 7:
+        return 0.3 if cued and digits == 6 and tp.PHONE_SHORT.fullmatch(raw) else None
     best: float | None = None
     for number in tp.phone_parses(raw, PHONE_REGIONS):
         if phonenumbers.is_valid_number(number):
@@ -230,9 +245,10 @@ def _phone_score(raw: str) -> float | None:
 
 
 def _not_a_phone(raw: str) -> bool:
-    """Shapes that dial somewhere but are written as something else: SSNs, dates, numbers
+    """Shapes that dial somewhere but are written as something else: SSNs, dates, IPs, numbers
     with a lone digit at the end ("2200067 2") or opening a list ("1. 2002-0001")."""
-    if tp.SSN_DASHED.fullmatch(raw) or tp.PHONE_NOT_GROUPED.search(raw):
+    if (tp.SSN_DASHED.fullmatch(raw) or tp.PHONE_NOT_GROUPED.search(raw)
+            or tp.IPV4.fullmatch(raw)):
         return True
     for regex in tp.DATES[:2]:
         m = regex.fullmatch(raw)
@@ -277,6 +293,8 @@ def _clean_person(text: str, span: Span) -> Span | None:
         if any(c.isdigit() for c in value) or (len(words) == 1 and not listed):
             return None  # order numbers, lone capitalised words: not names by NER alone
         score = 0.6 if listed else 0.45
+    if len(words) > 1 and words[-1][2] in tp.STREET_TYPES and words[-1][2] not in names:
+        return Span(start, end, "ADDRESS", score, span.source)  # "Emma Terrace" is a street
     return Span(start, end, span.entity, score, span.source)
 
 
@@ -305,10 +323,27 @@ def _listed_names(text: str) -> list[Span]:
     return spans
 
 
-def _places(text: str) -> list[Span]:
-    """Cities (population 100,000 or more) and countries, from a gazetteer."""
-    index = tp.gazetteer()
+def _names_above(text: str, addresses: Sequence[Span]) -> list[Span]:
+    """A line of two to four capitalised words just above a postal address: the name of
+    a mailing label or letter head ("Anna Kowalska\n12 Main Street")."""
+    trim = tp.trim_words()
     spans = []
+    for address in addresses:
+        line = text.rfind("\n", 0, address.start) + 1
+        if not tp.LINE_OPENING.fullmatch(text, line, address.start):
+            continue  # the address does not open its line
+        m = tp.NAME_LINE.search(text, max(0, line - 120), line)
+        if m and not any(w.casefold() in trim for w in m.group(1).split()):
+            spans.append(Span(*m.span(1), "PERSON", 0.6, "names"))
+    return spans
+
+
+def _places(text: str) -> list[Span]:
+    """Cities (population 100,000 or more) and countries, from a gazetteer, and any
+    capitalised place name after a cue such as "grew up in" or "moved here from"."""
+    index = tp.gazetteer()
+    spans = [Span(*m.span(1), "LOCATION", 0.7, "pattern") for m in tp.CUED_PLACE.finditer(text)
+             if m.group(1).split()[0].casefold() not in tp.NOT_PLACES]
     for m in tp.CAPITALISED.finditer(text):
         for name in index.get(m.group(0).casefold(), ()):
             after = text[m.start() + len(name) : m.start() + len(name) + 2]
@@ -353,11 +388,12 @@ def _ner_spans(texts: Sequence[str]) -> list[list[Span]]:
                 continue
             if entity is None or not tp.NER_TEXT_OK.search(ent.text):
                 continue
-            if entity == "LOCATION" and ent.text.casefold() in tp.name_lists()[0]:
+            value = tp.POSSESSIVE.sub("", ent.text)  # "Olivia's" -> "Olivia"
+            if entity == "LOCATION" and value.casefold() in tp.name_lists()[0]:
                 entity = "PERSON"  # "Olivia" is a first name before it is a place
             score = 0.6 if entity == "PERSON" else 0.5
-            out[i].append(Span(offset + ent.start_char, offset + ent.end_char, entity, score,
-                               "spacy"))
+            start = offset + ent.start_char
+            out[i].append(Span(start, start + len(value), entity, score, "spacy"))
     return out
 
 
