@@ -21,6 +21,7 @@ FOUND = [
      "IBAN_CODE"),
     ("IBAN FR1420041010050500013M02606 merci", "FR1420041010050500013M02606", "IBAN_CODE"),
     ("Donor Maria Garcia AB positive, 2 units", "Maria Garcia", "PERSON"),  # not a company "AB"
+    ("Maestro card 5018 7483 3780 paid", "5018 7483 3780", "CREDIT_CARD"),  # 12 digits
     ("IBAN: ES91 2100 0418 4502 0005 1332\nNOMBRE: Ana", "ES91 2100 0418 4502 0005 1332",
      "IBAN_CODE"),
     ("ES9121000418450200051332 es mi cuenta", "ES9121000418450200051332", "IBAN_CODE"),
@@ -132,6 +133,7 @@ NOT_PERSONAL = [
     "I work for Japan Asia Group Limited.",  # a place inside a company's name
     "Philip Morris International Inc. reported profits.",  # a name inside one
     "Scores were 61 60 34 this week.",  # a short number without a phone word
+    "UPC 501874833780 on the box",  # 12 digits, Luhn-valid: a card only beside a card word
     "He said Monday would work.",
     "",
 ]

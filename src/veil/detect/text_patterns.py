@@ -21,6 +21,8 @@ URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# 12 digits (Maestro's shortest): also the length of UPC codes, so a card only by context.
+CARD_SHORT = re.compile(r"(?<!\d[ -])\b(?:\d[ -]?){11}\d\b(?![ -]?\d)")
 # Issuer prefixes and the card lengths each issues (Visa, Mastercard, Amex, Discover,
 # Diners, JCB, Maestro).
 CARD_BRANDS = (

@@ -80,6 +80,7 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern("IP_ADDRESS", tp.IPV4, 0.9, _ip_ok),
     Pattern("IP_ADDRESS", tp.IPV6, 0.9, _ip_ok),
     Pattern("CREDIT_CARD", tp.CARD, 0.95, _card_ok, tp.CARD_CONTEXT),
+    Pattern("CREDIT_CARD", tp.CARD_SHORT, 0.3, _card_ok, tp.CARD_CONTEXT),
     Pattern("IBAN_CODE", tp.IBAN, 1.0, _iban_ok),
     Pattern("US_SSN", tp.SSN_DASHED, 0.85, _ssn_ok, tp.SSN_CONTEXT),
     Pattern("US_SSN", tp.SSN_PLAIN, 0.2, _ssn_ok, tp.SSN_CONTEXT),
