@@ -115,6 +115,16 @@ def test_stream_restores_tokens_split_anywhere() -> None:
         assert "".join(stream.feed(c) for c in chunks) + stream.flush() == expected
 
 
+def test_surrogates_with_letters_that_fold_to_others_are_restored() -> None:
+    """"ß" case-folds to "ss": a German surrogate name must still be found in the answer."""
+    originals = {"Maribel Weiß": "John Smith"}
+    answer = "Dear MARIBEL WEIß, Maribel Weiß's file is ready."
+    expected = "Dear John Smith, John Smith's file is ready."
+    assert Restorer(originals).restore(answer) == expected
+    stream = StreamRestorer(originals)
+    assert "".join(stream.feed(c) for c in answer) + stream.flush() == expected
+
+
 def test_stream_holds_back_only_what_could_become_a_token() -> None:
     stream = StreamRestorer({"<PERSON_1>": "Jane"})
     assert stream.feed("Hello wor") == "Hello wor"

@@ -41,7 +41,7 @@ class Restorer:
             if key is not None:
                 self._tokens[key] = original
             else:
-                surrogates[pseudonym.casefold()] = original
+                surrogates[pseudonym.lower()] = original  # lower, not casefold: "ß" stays
         self._surrogates = surrogates
         self._names = {name for name, _ in self._tokens}
         alternatives = sorted(surrogates, key=len, reverse=True)
@@ -55,8 +55,16 @@ class Restorer:
         """``text`` with every known pseudonym replaced by its original."""
         text = TOKEN.sub(self._token_sub, text)
         if self._surrogate_re is not None:
-            text = self._surrogate_re.sub(lambda m: self._surrogates[m.group(0).casefold()], text)
+            text = self._surrogate_re.sub(lambda m: self._original(m.group(0)), text)
         return text
+
+    def _original(self, found: str) -> str:
+        """The original of a surrogate found case-insensitively (as the regex matches)."""
+        original = self._surrogates.get(found.lower())
+        if original is not None:
+            return original
+        return next(o for s, o in self._surrogates.items()
+                    if re.fullmatch(re.escape(s), found, re.I))
 
     def _token_sub(self, m: re.Match[str]) -> str:
         original = self._tokens.get((m["name"].upper(), int(m["num"])))
@@ -73,7 +81,7 @@ class Restorer:
             if _PARTIAL.match(tail) and self._could_be_token(tail):
                 hold = len(tail)
                 break
-        folded = text[-self._longest :].casefold() if self._longest else ""
+        folded = text[-self._longest :].lower() if self._longest else ""
         for surrogate in self._surrogates:
             for k in range(min(len(surrogate), len(folded)), hold, -1):
                 if folded.endswith(surrogate[:k]):
