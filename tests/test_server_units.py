@@ -200,3 +200,36 @@ def test_serve_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert gateway.settings.upstream_api_key == "sk-up"
     assert "sk-up" not in repr(gateway.settings)
     gateway.close()
+
+
+def test_text_document_maps_views_and_rewrites_crossing_spans() -> None:
+    from veil.server.document import SPACED, TIGHT, DocSpan, TextDocument, merge
+
+    doc = TextDocument(["My name is Johanna", "Kowalczyk.", "", " Hi", "SSN 523-41-", "6789"])
+    assert doc.tight == "My name is JohannaKowalczyk. HiSSN 523-41-6789"
+    assert doc.spaced == "My name is Johanna Kowalczyk. Hi SSN 523-41- 6789"
+    start = doc.spaced.index("Johanna")
+    tight = doc.to_tight(SPACED, start, start + len("Johanna Kowalczyk"))
+    assert tight == (11, 27) and doc.text_of(SPACED, *tight) == "Johanna Kowalczyk"
+    assert doc.text_of(TIGHT, *tight) == "JohannaKowalczyk"
+    assert doc.glues_words(*tight) and not doc.glues_words(0, 10)
+    ssn = doc.tight.index("523")
+    spans = [DocSpan(*tight, "PERSON", 0.6, "Johanna Kowalczyk"),
+             DocSpan(ssn, ssn + 11, "US_SSN", 1.0, "523-41-6789"),
+             DocSpan(ssn + 4, ssn + 11, "PHONE_NUMBER", 0.5, "41-6789")]
+    merged = merge(doc, spans)
+    assert [(s.entity, s.value) for s in merged] == [("PERSON", "Johanna Kowalczyk"),
+                                                     ("US_SSN", "523-41-6789")]
+    assert doc.rewrite(merged, ["<P>", "<S>"]) == ["My name is <P>", ".", "", " Hi",
+                                                   "SSN <S>", ""]
+    assert "Johanna" not in repr(merged)
+
+
+def test_home_folders_are_names() -> None:
+    from veil.server.homes import home_folders
+
+    cases = {r"C:\Users\jkowalczyk\a.txt": ["jkowalczyk"], "/home/jk/notes": ["jk"],
+             "/Users/Jane Roe/Desktop": ["Jane Roe"], r"C:\Users\Public\x": [],
+             "https://example.org/home/index.html": [], r"C:\Users\%USERNAME%\x": []}
+    for text, names in cases.items():
+        assert [text[s.start : s.end] for s in home_folders(text)] == names

@@ -238,8 +238,9 @@ class Gateway:
                 raw = data if data is not None else decode_data_url(slot.url, slot.number)
                 with self._image_lock:  # models use every core already; one image at a time
                     slot.holder["url"] = protector.image(raw, slot.number)
-            for text in chat.texts:
-                text.set(protector.text(text.value))
+            protected = protector.texts([t.value for t in chat.texts])
+            for text_slot, text in zip(chat.texts, protected, strict=True):
+                text_slot.set(text)
             for finish in chat.finish:
                 finish()
             if protector.findings.operators.get("replace"):

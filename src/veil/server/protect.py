@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from veil.errors import InputError
@@ -20,6 +20,20 @@ from veil.pipeline import Redactor
 from veil.policy import Policy, Role
 from veil.pseudo.engine import ENTITIES, LITERAL, Pseudonymizer
 from veil.pseudo.restore import TOKEN, token_key
+from veil.regions import Span
+from veil.server.document import (
+    SPACED,
+    TIGHT,
+    DocSpan,
+    TextDocument,
+    clip_glued,
+    from_view,
+    merge,
+    propagate,
+    subtract,
+)
+from veil.server.homes import home_folders
+from veil.server.names import continues_name
 from veil.server.schemas import ApiError
 
 _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
@@ -65,31 +79,69 @@ class Protector:
         self.originals: dict[str, tuple[str, str]] = {}
         """pseudonym -> (original, entity), first seen in this request."""
         self.findings = Findings()
+        self.found_values: list[str] = []
+        """The values found in the texts, to check fields that cannot be rewritten."""
 
-    def text(self, text: str) -> str:
-        """``text`` with every protected value replaced by the session's pseudonym.
+    def texts(self, texts: Sequence[str]) -> list[str]:
+        """``texts`` (the strings of one request, in the order the model reads them) with
+        every protected value replaced by the session's pseudonym.
 
-        Pseudonyms of this session already in the text (a pseudonymised answer sent back as
-        history) are kept as they are, so the model sees one name for one value; other
-        token-like text is protected by the Pseudonymizer as the user's own literal.
+        The texts are scanned as one document (``TextDocument``), so a value split across
+        two parts or messages is found and replaced in each part it touches. Pseudonyms of
+        this session already in the texts (a pseudonymised answer sent back as history) are
+        kept as they are, so the model sees one name for one value; other token-like text
+        is protected as the user's own literal.
         """
-        matches = [m for m in TOKEN.finditer(text) if m["name"].upper() in ENTITIES]
-        if not matches:
-            return self._pseudonymize(text)
-        known = self._known_tokens()
-        out: list[str] = []
-        last = 0
-        for m in matches:
-            key = token_key(m.group(0))
-            if key is None or key not in known:
+        doc = TextDocument(texts)
+        if not doc.tight.strip():
+            return list(texts)
+        tokens = self._tokens(doc)
+        found: list[DocSpan] = []
+        for name in (TIGHT, SPACED):
+            view = doc.view(name)
+            if name == SPACED and view == doc.tight:
                 continue
-            pseudonym, original = known[key]
-            out.append(self._pseudonymize(text[last : m.start()]))
-            out.append(m.group(0))
-            self.originals.setdefault(pseudonym, (original, key[0]))
-            last = m.end()
-        out.append(self._pseudonymize(text[last:]))
-        return "".join(out)
+            spans = from_view(doc, name, self._scan(view))
+            if name == SPACED:
+                spans = [c for s in spans if (c := clip_glued(doc, s, continues_name))]
+            found += spans
+        found = merge(doc, found)
+        found = merge(doc, found + propagate(doc, found))
+        spans = sorted(tokens + subtract(doc, found, tokens), key=lambda s: s.start)
+        self.found_values.extend(s.value for s in spans if s.entity != LITERAL)
+        return doc.rewrite(spans, [self._pseudonym(s) for s in spans])
+
+    def _scan(self, text: str) -> list[Span]:
+        spans = self._pseudo.scan(text)
+        if self._pseudo.policy.enabled("text.PERSON"):
+            spans += home_folders(text)
+        return spans
+
+    def _tokens(self, doc: TextDocument) -> list[DocSpan]:
+        """Token-like text: the session's own pseudonyms (kept), or the user's literals."""
+        spans = []
+        for m in TOKEN.finditer(doc.tight):
+            if m["name"].upper() not in ENTITIES:
+                continue
+            key = token_key(m.group(0))
+            known = self._known_tokens().get(key) if key is not None else None
+            if known is not None and key is not None:
+                pseudonym, original = known
+                self.originals.setdefault(pseudonym, (original, key[0]))
+            spans.append(DocSpan(m.start(), m.end(), LITERAL, 2.0, m.group(0),
+                                 keep=known is not None))
+        return spans
+
+    def _pseudonym(self, span: DocSpan) -> str | None:
+        """The pseudonym written for ``span``; None keeps it as written."""
+        if span.keep:
+            return None
+        pseudonym = self._pseudo.pseudonym_for(span.entity, span.value, self._session)
+        self.originals.setdefault(pseudonym, (span.value, span.entity))
+        self.findings.found[span.entity if span.entity == LITERAL
+                            else f"text.{span.entity}"] += 1
+        self.findings.operators["pseudonym"] += 1
+        return pseudonym
 
     def image(self, data: bytes, number: int) -> str:
         """The image redacted, upright and without metadata, as a data URL."""
@@ -117,16 +169,6 @@ class Protector:
             key = token_key(pseudonym)
             if key is not None and key[0] != LITERAL:
                 self.originals.setdefault(pseudonym, (original, key[0]))
-
-    def _pseudonymize(self, text: str) -> str:
-        if not text:
-            return text
-        result = self._pseudo.pseudonymize(text, self._session)
-        for r in result.replacements:
-            self.originals.setdefault(r.pseudonym, (text[r.start : r.end], r.entity))
-            self.findings.found[r.entity if r.entity == LITERAL else f"text.{r.entity}"] += 1
-            self.findings.operators["pseudonym"] += 1
-        return result.text
 
     def _known_tokens(self) -> dict[tuple[str, int], tuple[str, str]]:
         """The session's token pseudonyms: (ENTITY, n) -> (pseudonym, original)."""
