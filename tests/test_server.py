@@ -294,8 +294,16 @@ def test_rate_limit_per_key_answers_429(client: httpx.Client) -> None:
          400, "invalid_request"),
         (json.dumps({"model": "m", "messages": user("x"), "stream": "yes"}).encode(), 400,
          "invalid_request"),
-        (json.dumps({"model": "m", "messages": user("x"), "metadata": {"a": "b"}}).encode(),
+        (json.dumps({"model": "m", "messages": user("x"), "colour": {"a": "b"}}).encode(),
          400, "unsupported_field"),
+        (json.dumps({"model": "m", "messages": user("x\ud800")}).encode(), 400,
+         "invalid_json"),
+        (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": NaN}',
+         400, "invalid_json"),
+        (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], '
+         b'"temperature": -Infinity}', 400, "invalid_json"),
+        (json.dumps({"model": "m", "messages": user("x"), "tools": [
+            {"type": "web_search"}]}).encode(), 400, "unsupported_field"),
         (json.dumps({"model": "m", "messages": [{"role": "user", "content": [
             {"type": "input_audio", "input_audio": {"data": "AAAA"}}]}]}).encode(), 400,
          "unsupported_content"),

@@ -23,6 +23,7 @@ from veil.server.auth import hash_key
 from veil.server.settings import Settings
 
 AGENT, READER = "sk-leak-agent", "sk-leak-reader"
+PATH = r"C:\Users\jkowalczyk\Documents\tax.pdf"
 
 
 def policy(**server: Any) -> Policy:
@@ -41,10 +42,14 @@ def double() -> Iterator[UpstreamDouble]:
 
 
 @pytest.fixture(scope="module")
-def gateway(double: UpstreamDouble, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("leaks")
-    settings = Settings(upstream=double.url, policy=policy(), vault_path=tmp / "vault.db",
-                        audit_path=tmp / "audit.jsonl")
+def audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("leaks") / "audit.jsonl"
+
+
+@pytest.fixture(scope="module")
+def gateway(double: UpstreamDouble, audit: Path) -> Iterator[str]:
+    settings = Settings(upstream=double.url, policy=policy(), vault_path=audit.parent / "v.db",
+                        audit_path=audit)
     with run_app(create_app(settings)) as url:
         yield url
 
@@ -137,6 +142,45 @@ CASES = {
     "mac home folder": Case(
         {"messages": [{"role": "user", "content": "see /Users/jkowalczyk/Desktop/a.png"}]},
         ("jkowalczyk",), "PERSON", "jkowalczyk"),
+    "key of tool-call arguments": Case(
+        {"messages": [*user("Look her up."), {"role": "assistant", "content": None,
+                      "tool_calls": [{"id": "call_1", "type": "function", "function": {
+                          "name": "lookup", "arguments": json.dumps(
+                              {"Johanna Kowalczyk": 1, "path": PATH})}}]},
+                      {"role": "tool", "tool_call_id": "call_1", "content": "found"}]},
+        ("Johanna", "Kowalczyk", "jkowalczyk"), "PERSON", "Johanna Kowalczyk"),
+    "tool description and parameter schema": Case(
+        {"messages": user("Send the report."), "tools": [{"type": "function", "function": {
+            "name": "send", "description": "Sends mail to Johanna Kowalczyk",
+            "parameters": {"type": "object", "properties": {
+                "to": {"type": "string", "enum": ["johanna.k@example.org"]},
+                "Johanna Kowalczyk": {"type": "string", "description": "card 4111 1111 "
+                                      "1111 1111"}}, "required": ["Johanna Kowalczyk"]}}}]},
+        ("Johanna", "Kowalczyk", "johanna.k@example.org", "4111 1111 1111 1111"), "PERSON",
+        "Johanna Kowalczyk"),
+    "legacy functions": Case(
+        {"messages": user("Go."), "functions": [{"name": "send", "description":
+                                                 "Mail Johanna Kowalczyk", "parameters": {}}]},
+        ("Johanna", "Kowalczyk"), "PERSON", "Johanna Kowalczyk"),
+    "response_format schema": Case(
+        {"messages": user("Fill the form."), "response_format": {
+            "type": "json_schema", "json_schema": {
+                "name": "form", "description": "Form of Johanna Kowalczyk", "schema": {
+                    "type": "object", "properties": {"name": {
+                        "type": "string", "default": "Johanna Kowalczyk"}}}}}},
+        ("Johanna", "Kowalczyk"), "PERSON", "Johanna Kowalczyk"),
+    "stop sequence": Case(
+        {"messages": user("Write a letter."), "stop": ["Johanna Kowalczyk", "\n\n"]},
+        ("Johanna", "Kowalczyk"), "PERSON", "Johanna Kowalczyk"),
+    "predicted output": Case(
+        {"messages": user("Fix the letter."), "prediction": {
+            "type": "content", "content": [{"type": "text", "text": "Dear Johanna"},
+                                           {"type": "text", "text": " Kowalczyk,"}]}},
+        ("Johanna", "Kowalczyk"), "PERSON", "Johanna Kowalczyk"),
+    "refusal part": Case(
+        {"messages": [{"role": "assistant", "content": None,
+                       "refusal": "I cannot mail johanna.k@example.org"}, *user("Why?")]},
+        ("johanna.k@example.org",), "EMAIL_ADDRESS", "johanna.k@example.org"),
 }
 
 
@@ -186,3 +230,74 @@ def test_pseudonyms_are_one_per_value_across_parts_and_turns(
     first, second = (json.dumps(c["messages"]) for c in double.chats)
     for token in ("<CREDIT_CARD_1>", "<PERSON_1>"):
         assert token in first and token in second
+
+
+REFUSED = {
+    "model": {"model": "ft:gpt-4o:johanna.k@example.org", "messages": user("Hi.")},
+    "tools[0].function.name": {
+        "messages": user("Mail Johanna Kowalczyk."),
+        "tools": [{"type": "function", "function": {"name": "mail_kowalczyk"}}]},
+    "messages[1].tool_call_id": {"messages": [
+        {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function",
+                                              "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "johanna.k@example.org", "content": "done"}]},
+    "messages[0].tool_calls[0].function.name": {"messages": [
+        {"role": "assistant", "content": "Calling Johanna Kowalczyk", "tool_calls": [
+            {"id": "c1", "type": "function",
+             "function": {"name": "call_Johanna_Kowalczyk", "arguments": "{}"}}]}]},
+    "safety_identifier": {"messages": user("Hi."), "safety_identifier": "johanna.k@example.org"},
+    "response_format.json_schema.name": {
+        "messages": user("I am Johanna Kowalczyk."), "response_format": {
+            "type": "json_schema", "json_schema": {"name": "kowalczyk_form", "schema": {}}}},
+    "tool_choice.function.name": {
+        "messages": user("Ask Johanna Kowalczyk."),
+        "tool_choice": {"type": "function", "function": {"name": "ask_kowalczyk"}}},
+}
+
+
+@pytest.mark.parametrize("param", list(REFUSED))
+def test_identifiers_with_a_personal_value_are_refused(
+        client: httpx.Client, double: UpstreamDouble, param: str, audit: Path) -> None:
+    r = post(client, AGENT, {"model": "double-1", **REFUSED[param]})
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "personal_value_in_field" and error["param"] == param
+    for value in ("johanna", "kowalczyk"):
+        assert value not in error["message"].casefold()
+    assert double.received == []
+    record = json.loads(audit.read_text().splitlines()[-1])
+    assert record["status"] == 400 and "johanna" not in json.dumps(record).casefold()
+    assert record["model"] == (None if param == "model" else "double-1")
+
+
+def test_identifiers_are_forwarded_when_the_policy_says_so(
+        double: UpstreamDouble, tmp_path: Path) -> None:
+    double.reset()
+    settings = Settings(upstream=double.url, policy=policy(identifier_values="forward"),
+                        vault_path=tmp_path / "v.db", audit_path=tmp_path / "a.jsonl")
+    with run_app(create_app(settings)) as url, httpx.Client(base_url=url) as client:
+        r = post(client, READER, {**REFUSED["model"], "model": "ft:johanna.k@example.org"})
+    assert r.status_code == 200, r.text
+    assert double.chats[0]["model"] == "ft:johanna.k@example.org"
+    record = json.loads((tmp_path / "a.jsonl").read_text().splitlines()[-1])
+    assert record["status"] == 200 and record["model"] is None
+
+
+def test_current_sdk_fields_are_accepted(client: httpx.Client, double: UpstreamDouble) -> None:
+    body = {"messages": user("Hi."), "store": True, "metadata": {"owner": "johanna.k@x.org"},
+            "prompt_cache_key": "tenant-7", "safety_identifier": "u-1f3a9c",
+            "modalities": ["text"], "verbosity": "low", "audio": {"voice": "alloy",
+                                                                  "format": "wav"},
+            "web_search_options": {"search_context_size": "low", "user_location": {
+                "type": "approximate", "approximate": {"city": "Kraków", "country": "PL"}}},
+            "prediction": {"type": "content", "content": "Hi."}, "user": "johanna.k@x.org",
+            "logprobs": True, "top_logprobs": 2}
+    r = post(client, READER, body)
+    assert r.status_code == 200, r.text
+    sent = double.chats[0]
+    for dropped in ("metadata", "user", "logprobs", "top_logprobs"):
+        assert dropped not in sent
+    assert sent["web_search_options"] == {"search_context_size": "low"}
+    for kept in ("store", "prompt_cache_key", "safety_identifier", "modalities", "verbosity",
+                 "audio", "prediction"):
+        assert sent[kept] == body[kept]

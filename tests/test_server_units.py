@@ -17,7 +17,7 @@ from veil.policy import Policy, Role
 from veil.server.auth import KeyStore, RateLimiter, hash_key
 from veil.server.fetch import address_allowed
 from veil.server.protect import role_policy
-from veil.server.schemas import ApiError, parse_chat
+from veil.server.schemas import ApiError, KeySlot, parse_chat
 from veil.server.settings import Settings
 from veil.server.stream import AnswerRestorer
 
@@ -125,15 +125,18 @@ def test_parse_chat_collects_texts_and_images_and_drops_names() -> None:
              "function": {"name": "f", "arguments": '{"a": ["b", {"c": "d"}], "n": 1}'}}]},
     ]}
     chat = parse_chat(json.dumps(body).encode())
-    assert [t.value for t in chat.texts] == ["a", "b", "d"]
+    assert [t.value for t in chat.texts] == ["a", "a", "b", "c", "d", "n"]
+    assert [(f.where, f.value) for f in chat.fixed] == [
+        ("model", "m"), ("messages[1].tool_calls[0].id", "1"),
+        ("messages[1].tool_calls[0].function.name", "f")]
     assert [i.url for i in chat.images] == ["data:image/png;base64,AAAA", "https://x/y.png"]
-    for slot in chat.texts:
+    for slot in sorted(chat.texts, key=lambda s: isinstance(s, KeySlot)):
         slot.set(slot.value.upper())
     for finish in chat.finish:
         finish()
     assert "user" not in chat.body and "name" not in chat.body["messages"][0]
     arguments = chat.body["messages"][1]["tool_calls"][0]["function"]["arguments"]
-    assert json.loads(arguments) == {"a": ["B", {"c": "D"}], "n": 1}
+    assert json.loads(arguments) == {"A": ["B", {"C": "D"}], "N": 1}
 
 
 def test_stream_restore_handles_choices_tool_calls_and_the_tail() -> None:

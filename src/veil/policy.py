@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -109,6 +109,9 @@ class ServerPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    ``identifier_values``: what to do when a field that cannot take a pseudonym (``model``,
+    tool and function names, ``tool_call_id`` and other ids) holds a personal value:
+    ``refuse`` the request with 400 naming the field (default), or ``forward`` it as written.
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     max_images: int = Field(default=16, ge=0)
     fetch_allow_networks: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -121,6 +124,7 @@ class ServerPolicy(BaseModel):
 
 class Policy(BaseModel):
     """What to protect and how; every kind not named is protected with the defaults.
+    identifier_values: Literal["refuse", "forward"] = "refuse"
 
     For ``veil serve`` also: ``roles`` (name -> Role), ``keys`` (ApiKey, each naming a role)
     and ``server`` (ServerPolicy); they do not change what the other commands do.

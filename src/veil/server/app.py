@@ -38,7 +38,7 @@ from veil.pseudo.vault import Vault
 from veil.server.auth import Caller, KeyStore, RateLimiter
 from veil.server.fetch import Fetcher
 from veil.server.protect import Findings, Protector, decode_data_url, known_kinds, role_policy
-from veil.server.schemas import ApiError, ChatRequest, parse_chat
+from veil.server.schemas import ApiError, ChatRequest, KeySlot, parse_chat
 from veil.server.settings import Settings
 from veil.server.stream import AnswerRestorer, StreamOutcome, restore_sse, stream_error
 
@@ -234,15 +234,26 @@ class Gateway:
         outcome.findings = protector.findings
 
         def work() -> None:
+            protected = protector.texts([t.value for t in chat.texts])
+            flagged = protector.flagged(chat.fixed)
+            # the model's name goes to the audit log only if it holds no personal value
+            if not any(fixed.where == "model" for fixed, _ in flagged):
+                outcome.model = chat.model
+            if flagged and server.identifier_values == "refuse":
+                fixed, entity = flagged[0]
+                raise ApiError(400, f"{fixed.where} holds a personal value ({entity}) and "
+                                    "cannot be pseudonymised; the request was not sent",
+                               "personal_value_in_field", param=fixed.where)
+            # keys last: renaming a key must not move the values set by key
+            for text_slot, text in sorted(zip(chat.texts, protected, strict=True),
+                                          key=lambda pair: isinstance(pair[0], KeySlot)):
+                text_slot.set(text)
+            for finish in chat.finish:
+                finish()
             for slot, data in zip(chat.images, fetched, strict=True):
                 raw = data if data is not None else decode_data_url(slot.url, slot.number)
                 with self._image_lock:  # models use every core already; one image at a time
                     slot.holder["url"] = protector.image(raw, slot.number)
-            protected = protector.texts([t.value for t in chat.texts])
-            for text_slot, text in zip(chat.texts, protected, strict=True):
-                text_slot.set(text)
-            for finish in chat.finish:
-                finish()
             if protector.findings.operators.get("replace"):
                 protector.add_image_pseudonyms()
 
@@ -458,7 +469,7 @@ async def _chat(gateway: Gateway, request: Request, outcome: Outcome) -> Respons
         raise ApiError(503, f"the gateway is not ready ({reason})", "not_ready",
                        type="server_error", headers={"Retry-After": "5"})
     chat = parse_chat(await gateway.read_body(request))
-    outcome.model, outcome.stream = chat.model, chat.stream
+    outcome.stream = chat.stream
     session = outcome.session = _session(request, caller)
     restorer = await gateway.protect(chat, caller, session, outcome)
     if chat.stream:

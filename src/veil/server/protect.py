@@ -18,7 +18,7 @@ from veil.errors import InputError
 from veil.images import Picture, decode_image, encode_image, to_display
 from veil.pipeline import Redactor
 from veil.policy import Policy, Role
-from veil.pseudo.engine import ENTITIES, LITERAL, Pseudonymizer
+from veil.pseudo.engine import ENTITIES, LITERAL, Pseudonymizer, protected
 from veil.pseudo.restore import TOKEN, token_key
 from veil.regions import Span
 from veil.server.document import (
@@ -34,7 +34,7 @@ from veil.server.document import (
 )
 from veil.server.homes import home_folders
 from veil.server.names import continues_name
-from veil.server.schemas import ApiError
+from veil.server.schemas import ApiError, FixedSlot
 
 _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),",
@@ -79,8 +79,8 @@ class Protector:
         self.originals: dict[str, tuple[str, str]] = {}
         """pseudonym -> (original, entity), first seen in this request."""
         self.findings = Findings()
-        self.found_values: list[str] = []
-        """The values found in the texts, to check fields that cannot be rewritten."""
+        self.found_values: list[tuple[str, str]] = []
+        """(entity, value) found in the texts, to check fields that cannot be rewritten."""
 
     def texts(self, texts: Sequence[str]) -> list[str]:
         """``texts`` (the strings of one request, in the order the model reads them) with
@@ -108,8 +108,33 @@ class Protector:
         found = merge(doc, found)
         found = merge(doc, found + propagate(doc, found))
         spans = sorted(tokens + subtract(doc, found, tokens), key=lambda s: s.start)
-        self.found_values.extend(s.value for s in spans if s.entity != LITERAL)
+        self.found_values.extend((s.entity, s.value) for s in spans
+                                 if s.entity != LITERAL and not s.keep)
         return doc.rewrite(spans, [self._pseudonym(s) for s in spans])
+
+    def flagged(self, fixed: Sequence[FixedSlot]) -> list[tuple[FixedSlot, str]]:
+        """The fields among ``fixed`` (names, ids: never rewritten) that hold a personal
+        value, with its entity: found by the detector in the field alone (dates aside: a
+        model's snapshot date is no one's), or a value (or part of a name) found in the
+        request's texts, between non-alphanumerics ("send_to_kowalczyk")."""
+        if not fixed:
+            return []
+        values = [slot.value for slot in fixed]
+        detector, policy = self._pseudo.detector, self._pseudo.policy
+        found = [protected(spans + home_folders(v) if policy.enabled("text.PERSON") else spans,
+                           policy)
+                 for v, spans in zip(values, detector.scan_many(values), strict=True)]
+        known = _known_values(self.found_values)
+        out = []
+        for slot, spans in zip(fixed, found, strict=True):
+            entities = [s.entity for s in spans if s.entity != "DATE_TIME"]
+            if not entities and known is not None:
+                m = known[0].search(slot.value)
+                if m is not None:
+                    entities = [known[1].get(m.group(0).casefold(), "PERSON")]
+            if entities:
+                out.append((slot, entities[0]))
+        return out
 
     def _scan(self, text: str) -> list[Span]:
         spans = self._pseudo.scan(text)
@@ -179,6 +204,24 @@ class Protector:
                 if key is not None and key[0] != LITERAL:
                     self._session_tokens[key] = (pseudonym, original)
         return self._session_tokens
+
+
+def _known_values(found: Sequence[tuple[str, str]]
+                  ) -> tuple[re.Pattern[str], dict[str, str]] | None:
+    """A pattern matching any found value or name part (3+ characters) between
+    non-alphanumerics, and the entity of each (case-folded)."""
+    entities: dict[str, str] = {}
+    for entity, value in found:
+        words = re.findall(r"[^\W_]{3,}", value) if entity == "PERSON" else []
+        for item in (value.strip(), *words):
+            if len(item) >= 3:
+                entities.setdefault(item.casefold(), entity)
+    if not entities:
+        return None
+    pattern = re.compile(r"(?<![^\W_])(?:" + "|".join(
+        map(re.escape, sorted(entities, key=len, reverse=True))) + r")(?![^\W_])",
+        re.IGNORECASE)
+    return pattern, entities
 
 
 def _forward_format(picture: Picture) -> str:

@@ -2,9 +2,11 @@
 
 Only fields the gateway knows how to protect are accepted (fail closed): an unknown
 top-level field, message field or content part type is refused with a 400, never
-forwarded. Message ``name`` and the top-level ``user`` are dropped (they often name a
-person and have no protected form). Texts are message contents, text and refusal parts,
-and the string values inside tool-call arguments.
+forwarded. Each top-level field is ``FORWARDED`` (no text), ``SCANNED`` or ``DROPPED``
+(with a reason). Texts (``TextSlot``, ``KeySlot``) are every string the model reads that
+can take a pseudonym: message contents and parts, keys and strings of tool-call arguments,
+tool descriptions and parameter schemas, response_format schemas, stop sequences,
+predicted output. Names and ids (``FixedSlot``) are checked and never rewritten.
 """
 
 from __future__ import annotations
@@ -40,23 +42,39 @@ def error_body(message: str, type: str, code: str | None,
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
 
 
-TOP_LEVEL = frozenset({
-    "model", "messages", "stream", "stream_options", "temperature", "top_p", "n", "stop",
-    "max_tokens", "max_completion_tokens", "presence_penalty", "frequency_penalty",
-    "logit_bias", "logprobs", "top_logprobs", "seed", "response_format", "tools",
-    "tool_choice", "parallel_tool_calls", "functions", "function_call", "reasoning_effort",
-    "service_tier", "user",
+# --- what the gateway does with each field ------------------------------------------------
+
+FORWARDED = frozenset({
+    "stream", "stream_options", "temperature", "top_p", "n", "max_tokens",
+    "max_completion_tokens", "presence_penalty", "frequency_penalty", "logit_bias", "seed",
+    "parallel_tool_calls", "reasoning_effort", "service_tier", "store", "modalities",
+    "verbosity", "audio",
 })
+"""Passed as written: numbers, flags and choices from a fixed set; no text the model reads
+(``logit_bias`` maps token ids to numbers)."""
+SCANNED = frozenset({
+    "model", "messages", "stop", "response_format", "tools", "tool_choice", "functions",
+    "function_call", "prediction", "web_search_options", "prompt_cache_key",
+    "safety_identifier",
+})
+"""Read by the gateway: texts pseudonymised, identifiers checked (see ``FixedSlot``)."""
+DROPPED = {
+    "user": "an end-user id, often an email; has no protected form",
+    "metadata": "tags stored by the provider, never read by the model",
+    "logprobs": "answers' log probabilities would show pseudonym pieces",
+    "top_logprobs": "see logprobs",
+}
+"""Removed before forwarding, with the reason."""
+TOP_LEVEL = FORWARDED | SCANNED | frozenset(DROPPED)
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 MESSAGE_FIELDS = frozenset({"role", "content", "name", "tool_calls", "tool_call_id",
                             "function_call", "refusal"})
-DROPPED_TOP = ("user",)
 DROPPED_MESSAGE = ("name",)
 
 
 @dataclass(slots=True)
 class TextSlot:
-    """A string in the request body: ``holder[key]``."""
+    """A string in the request body that can be rewritten: ``holder[key]``."""
 
     holder: dict[str, Any] | list[Any]
     key: Any
@@ -67,6 +85,43 @@ class TextSlot:
 
     def set(self, text: str) -> None:
         self.holder[self.key] = text
+
+
+@dataclass(slots=True)
+class KeySlot:
+    """A key of a JSON object (tool-call arguments, schemas); ``set`` renames it in place,
+    keeping the order of the keys."""
+
+    holder: dict[str, Any]
+    key: str
+    where: str
+
+    @property
+    def value(self) -> str:
+        return self.key
+
+    def set(self, text: str) -> None:
+        if text == self.key:
+            return
+        if text in self.holder:
+            raise ApiError(400, f"{self.where}: two keys are the same value once "
+                                "pseudonymised", "invalid_request", param=self.where)
+        items = [(text if k == self.key else k, v) for k, v in self.holder.items()]
+        self.holder.clear()
+        self.holder.update(items)
+        self.key = text
+
+
+@dataclass(frozen=True, slots=True)
+class FixedSlot:
+    """A string the model reads that has no room for a pseudonym: the model, names of
+    tools and functions (restricted characters), ids. It is checked, never rewritten."""
+
+    where: str
+    value: str
+
+
+Slot = TextSlot | KeySlot
 
 
 @dataclass(slots=True)
@@ -88,26 +143,53 @@ class ChatRequest:
     body: dict[str, Any]
     model: str
     stream: bool
-    texts: list[TextSlot] = field(default_factory=list)
+    texts: list[Slot] = field(default_factory=list)
+    """Rewritable strings, in the order the model reads them."""
+    fixed: list[FixedSlot] = field(default_factory=list)
     images: list[ImageSlot] = field(default_factory=list)
     finish: list[Callable[[], None]] = field(default_factory=list)
     """Run after the slots are protected: re-serialise tool-call arguments."""
+    json_answer: bool = False
+    """The answer's content is JSON (``response_format`` json_object or json_schema)."""
 
 
 def _bad(message: str, param: str | None = None, code: str = "invalid_request") -> ApiError:
     return ApiError(400, message, code, param=param)
 
 
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_chat(raw: bytes) -> ChatRequest:
     """Parse and check a chat completions body; raise ApiError(400) naming the bad field."""
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _bad("request body is not valid JSON", code="invalid_json") from None
+        raise _bad("request body is not valid JSON (NaN and Infinity are not JSON)",
+                   code="invalid_json") from None
     try:
+        _check_strings(body, "body")
         return _chat(body)
     except RecursionError:
         raise _bad("request body is nested too deeply") from None
+
+
+def _check_strings(value: Any, where: str) -> None:
+    """Refuse strings that are not Unicode text (a lone surrogate such as "\\ud800")."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _bad(f"{where}: a string holds a lone surrogate (not valid Unicode)",
+                       where, "invalid_json") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_strings(k, where)
+            _check_strings(v, k if where == "body" and k in TOP_LEVEL else where)
+    elif isinstance(value, list):
+        for v in value:
+            _check_strings(v, where)
 
 
 def _chat(body: Any) -> ChatRequest:
@@ -126,12 +208,124 @@ def _chat(body: Any) -> ChatRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _bad("'messages' must be a non-empty array", "messages")
-    for name in DROPPED_TOP:
+    for name in DROPPED:
         body.pop(name, None)
     request = ChatRequest(body, model, stream)
+    request.fixed.append(FixedSlot("model", model))
     for i, message in enumerate(messages):
         _message(request, message, f"messages[{i}]")
+    _options(request, body)
     return request
+
+
+def _options(request: ChatRequest, body: dict[str, Any]) -> None:
+    """The top-level fields besides model and messages that carry text."""
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        request.texts.append(TextSlot(body, "stop"))
+    elif isinstance(stop, list):
+        for i in range(len(stop)):
+            _string(request, stop, i, f"stop[{i}]")
+    elif stop is not None:
+        raise _bad("'stop' must be a string, an array of strings or null", "stop")
+    for name in ("tools", "functions"):
+        tools = body.get(name)
+        if tools is None:
+            continue
+        if not isinstance(tools, list):
+            raise _bad(f"'{name}' must be an array", name)
+        for i, tool in enumerate(tools):
+            _tool(request, tool, f"{name}[{i}]", wrapped=name == "tools")
+    for name in ("tool_choice", "function_call"):
+        if isinstance(body.get(name), dict | list):
+            _fixed_leaves(request, body[name], name)
+    _response_format(request, body.get("response_format"))
+    _prediction(request, body.get("prediction"))
+    for name in ("prompt_cache_key", "safety_identifier"):
+        if name in body:
+            if not isinstance(body[name], str):
+                raise _bad(f"'{name}' must be a string", name)
+            request.fixed.append(FixedSlot(name, body[name]))
+    search = body.get("web_search_options")
+    if search is not None:
+        if not isinstance(search, dict):
+            raise _bad("'web_search_options' must be an object", "web_search_options")
+        search.pop("user_location", None)  # where the user is: personal, not rewritable
+        _fixed_leaves(request, search, "web_search_options")
+
+
+def _tool(request: ChatRequest, tool: Any, where: str, *, wrapped: bool) -> None:
+    """A tool (``{"type": "function", "function": {...}}``) or a legacy function."""
+    if wrapped:
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            raise _bad(f"{where}: only tools of type 'function' are supported by the privacy "
+                       "gateway", where, "unsupported_field")
+        unknown = sorted(set(tool) - {"type", "function"})
+        if unknown:
+            raise _bad(f"{where}.{unknown[0]} is not supported by the privacy gateway",
+                       f"{where}.{unknown[0]}", "unsupported_field")
+        tool, where = tool.get("function"), f"{where}.function"
+    if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+        raise _bad(f"{where} must be an object with a string 'name'", where)
+    unknown = sorted(set(tool) - {"name", "description", "parameters", "strict"})
+    if unknown:
+        raise _bad(f"{where}.{unknown[0]} is not supported by the privacy gateway",
+                   f"{where}.{unknown[0]}", "unsupported_field")
+    request.fixed.append(FixedSlot(f"{where}.name", tool["name"]))
+    if "description" in tool:
+        _string(request, tool, "description", f"{where}.description", nullable=True)
+    if tool.get("parameters") is not None:
+        if not isinstance(tool["parameters"], dict):
+            raise _bad(f"{where}.parameters must be a JSON schema object",
+                       f"{where}.parameters")
+        _leaves(request, tool, "parameters", f"{where}.parameters")
+
+
+def _response_format(request: ChatRequest, fmt: Any) -> None:
+    if fmt is None:
+        return
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind not in ("text", "json_object", "json_schema"):
+        raise _bad("response_format.type must be text, json_object or json_schema",
+                   "response_format")
+    request.json_answer = kind != "text"
+    if kind != "json_schema":
+        return
+    schema = fmt.get("json_schema")
+    if not isinstance(schema, dict) or not isinstance(schema.get("name"), str):
+        raise _bad("response_format.json_schema must be an object with a string 'name'",
+                   "response_format.json_schema")
+    unknown = sorted(set(schema) - {"name", "description", "schema", "strict"})
+    if unknown:
+        raise _bad(f"response_format.json_schema.{unknown[0]} is not supported by the "
+                   "privacy gateway", f"response_format.json_schema.{unknown[0]}",
+                   "unsupported_field")
+    request.fixed.append(FixedSlot("response_format.json_schema.name", schema["name"]))
+    if "description" in schema:
+        _string(request, schema, "description", "response_format.json_schema.description",
+                nullable=True)
+    if schema.get("schema") is not None:
+        _leaves(request, schema, "schema", "response_format.json_schema.schema")
+
+
+def _prediction(request: ChatRequest, prediction: Any) -> None:
+    """Predicted output: text the model reads, so it is scanned like a message."""
+    if prediction is None:
+        return
+    if not isinstance(prediction, dict) or prediction.get("type") != "content":
+        raise _bad("prediction must be {'type': 'content', 'content': ...}", "prediction")
+    content = prediction.get("content")
+    if isinstance(content, str):
+        request.texts.append(TextSlot(prediction, "content"))
+    elif isinstance(content, list):
+        for j, part in enumerate(content):
+            if not isinstance(part, dict) or part.get("type") != "text":
+                raise _bad("prediction.content parts must be text parts",
+                           f"prediction.content[{j}]")
+            _string(request, part, "text", f"prediction.content[{j}].text")
+    else:
+        raise _bad("prediction.content must be a string or an array of text parts",
+                   "prediction.content")
 
 
 def _message(request: ChatRequest, message: Any, where: str) -> None:
@@ -157,8 +351,10 @@ def _message(request: ChatRequest, message: Any, where: str) -> None:
                    f"{where}.content")
     if "refusal" in message:
         _string(request, message, "refusal", f"{where}.refusal", nullable=True)
-    if "tool_call_id" in message and not isinstance(message["tool_call_id"], str):
-        raise _bad(f"{where}.tool_call_id must be a string", f"{where}.tool_call_id")
+    if "tool_call_id" in message:
+        if not isinstance(message["tool_call_id"], str):
+            raise _bad(f"{where}.tool_call_id must be a string", f"{where}.tool_call_id")
+        request.fixed.append(FixedSlot(f"{where}.tool_call_id", message["tool_call_id"]))
     calls = message.get("tool_calls")
     if calls is not None:
         if not isinstance(calls, list):
@@ -168,12 +364,14 @@ def _message(request: ChatRequest, message: Any, where: str) -> None:
             if not isinstance(fn, dict):
                 raise _bad(f"{where}.tool_calls[{k}].function must be an object",
                            f"{where}.tool_calls[{k}]")
-            _arguments(request, fn, f"{where}.tool_calls[{k}].function")
+            if isinstance(call.get("id"), str):
+                request.fixed.append(FixedSlot(f"{where}.tool_calls[{k}].id", call["id"]))
+            _function(request, fn, f"{where}.tool_calls[{k}].function")
     if message.get("function_call") is not None:
         fn = message["function_call"]
         if not isinstance(fn, dict):
             raise _bad(f"{where}.function_call must be an object", f"{where}.function_call")
-        _arguments(request, fn, f"{where}.function_call")
+        _function(request, fn, f"{where}.function_call")
 
 
 def _part(request: ChatRequest, part: Any, where: str) -> None:
@@ -199,9 +397,9 @@ def _part(request: ChatRequest, part: Any, where: str) -> None:
         raise _bad(f"{where} must be an object with a string 'type'", where)
 
 
-def _string(request: ChatRequest, holder: dict[str, Any], key: str, where: str, *,
-            nullable: bool = False) -> None:
-    value = holder.get(key)
+def _string(request: ChatRequest, holder: dict[str, Any] | list[Any], key: Any, where: str,
+            *, nullable: bool = False) -> None:
+    value = holder[key] if isinstance(holder, list) else holder.get(key)
     if value is None and nullable:
         return
     if not isinstance(value, str):
@@ -209,20 +407,25 @@ def _string(request: ChatRequest, holder: dict[str, Any], key: str, where: str, 
     request.texts.append(TextSlot(holder, key))
 
 
-def _arguments(request: ChatRequest, fn: dict[str, Any], where: str) -> None:
-    """Tool-call arguments: the strings inside the JSON, or the whole text if not JSON."""
+def _function(request: ChatRequest, fn: dict[str, Any], where: str) -> None:
+    """A called function: its name is checked; its arguments are JSON whose keys and string
+    values are protected (the whole text if it is not JSON)."""
+    if "name" in fn:
+        if not isinstance(fn["name"], str):
+            raise _bad(f"{where}.name must be a string", f"{where}.name")
+        request.fixed.append(FixedSlot(f"{where}.name", fn["name"]))
     args = fn.get("arguments")
     if args is None:
         return
     if not isinstance(args, str):
         raise _bad(f"{where}.arguments must be a string", f"{where}.arguments")
     try:
-        parsed = json.loads(args)
+        parsed = json.loads(args, parse_constant=_constant)
     except (ValueError, RecursionError):
         request.texts.append(TextSlot(fn, "arguments"))
         return
     box = [parsed]
-    _leaves(request, box, 0)
+    _leaves(request, box, 0, f"{where}.arguments")
 
     def finish() -> None:
         fn["arguments"] = json.dumps(box[0], ensure_ascii=False)
@@ -230,13 +433,28 @@ def _arguments(request: ChatRequest, fn: dict[str, Any], where: str) -> None:
     request.finish.append(finish)
 
 
-def _leaves(request: ChatRequest, holder: dict[str, Any] | list[Any], key: Any) -> None:
+def _leaves(request: ChatRequest, holder: dict[str, Any] | list[Any], key: Any,
+            where: str) -> None:
+    """Every key and string value of a JSON value, as slots."""
     value = holder[key]
     if isinstance(value, str):
         request.texts.append(TextSlot(holder, key))
     elif isinstance(value, dict):
-        for k in value:
-            _leaves(request, value, k)
+        for k in list(value):
+            request.texts.append(KeySlot(value, k, where))
+            _leaves(request, value, k, where)
     elif isinstance(value, list):
         for i in range(len(value)):
-            _leaves(request, value, i)
+            _leaves(request, value, i, where)
+
+
+def _fixed_leaves(request: ChatRequest, value: Any, where: str) -> None:
+    """Every string of a JSON value, as fixed slots (checked, never rewritten)."""
+    if isinstance(value, str):
+        request.fixed.append(FixedSlot(where, value))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _fixed_leaves(request, v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _fixed_leaves(request, v, f"{where}[{i}]")
