@@ -105,13 +105,13 @@ class ServerPolicy(BaseModel):
     ``fetch_timeout`` (seconds, whole fetch), ``fetch_max_bytes``, ``fetch_max_redirects``
     bound each image fetch. ``upstream_timeout``: seconds to wait for the model's next bytes.
     ``anonymous_role``: the role of requests without a key (default: such requests get 401).
+    ``identifier_values``: what to do when a field that cannot take a pseudonym (``model``,
+    tool and function names, ``tool_call_id`` and other ids) holds a personal value:
+    ``refuse`` the request with 400 naming the field (default), or ``forward`` it as written.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    ``identifier_values``: what to do when a field that cannot take a pseudonym (``model``,
-    tool and function names, ``tool_call_id`` and other ids) holds a personal value:
-    ``refuse`` the request with 400 naming the field (default), or ``forward`` it as written.
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     max_images: int = Field(default=16, ge=0)
     fetch_allow_networks: tuple[IPv4Network | IPv6Network, ...] = ()
@@ -120,11 +120,11 @@ class ServerPolicy(BaseModel):
     fetch_max_redirects: int = Field(default=3, ge=0, le=10)
     upstream_timeout: float = Field(default=300.0, gt=0)
     anonymous_role: str | None = None
+    identifier_values: Literal["refuse", "forward"] = "refuse"
 
 
 class Policy(BaseModel):
     """What to protect and how; every kind not named is protected with the defaults.
-    identifier_values: Literal["refuse", "forward"] = "refuse"
 
     For ``veil serve`` also: ``roles`` (name -> Role), ``keys`` (ApiKey, each naming a role)
     and ``server`` (ServerPolicy); they do not change what the other commands do.
