@@ -301,3 +301,56 @@ def test_current_sdk_fields_are_accepted(client: httpx.Client, double: UpstreamD
     for kept in ("store", "prompt_cache_key", "safety_identifier", "modalities", "verbosity",
                  "audio", "prediction"):
         assert sent[kept] == body[kept]
+
+
+def streamed(client: httpx.Client, key: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    with client.stream("POST", "/v1/chat/completions",
+                       headers={"Authorization": f"Bearer {key}"},
+                       json={"model": "double-1", "stream": True, **body}) as r:
+        assert r.status_code == 200
+        lines = [line for line in r.iter_lines() if line]
+    assert lines[-1] == "data: [DONE]"
+    return [json.loads(line[6:]) for line in lines[:-1]]
+
+
+def content_of(chunks: list[dict[str, Any]]) -> str:
+    return "".join(c["delta"].get("content") or "" for chunk in chunks
+                   for c in chunk["choices"])
+
+
+JSON_PROMPT = 'I am Johanna "Jo" Kowalczyk, mail johanna.k@example.org.'
+JSON_ANSWER = '{"name": "<PERSON_1>", "mail": "<EMAIL_ADDRESS_1>", "note": "PERSON_1\'s"}'
+JSON_RESTORED = {"name": 'Johanna "Jo" Kowalczyk', "mail": "johanna.k@example.org",
+                 "note": 'Johanna "Jo" Kowalczyk\'s'}
+
+
+@pytest.mark.parametrize("fmt", [
+    {"type": "json_object"},
+    {"type": "json_schema", "json_schema": {"name": "contact", "schema": {
+        "type": "object", "properties": {"name": {"type": "string"}}}}}])
+def test_json_answers_stay_valid_json_when_restored(client: httpx.Client,
+                                                    double: UpstreamDouble,
+                                                    fmt: dict[str, Any]) -> None:
+    body = {"messages": user(JSON_PROMPT), "response_format": fmt}
+    double.script(Script(text=JSON_ANSWER))
+    r = post(client, AGENT, body)
+    assert json.loads(r.json()["choices"][0]["message"]["content"]) == JSON_RESTORED
+    pieces = [JSON_ANSWER[i : i + 5] for i in range(0, len(JSON_ANSWER), 5)]
+    double.script(Script(chunks=pieces))
+    assert json.loads(content_of(streamed(client, AGENT, body))) == JSON_RESTORED
+    # plain text answers get the original as written
+    double.script(Script(text="Hi <PERSON_1>"))
+    r = post(client, AGENT, {"messages": user(JSON_PROMPT)})
+    assert r.json()["choices"][0]["message"]["content"] == 'Hi Johanna "Jo" Kowalczyk'
+
+
+def test_logprobs_are_removed_from_answers(client: httpx.Client,
+                                          double: UpstreamDouble) -> None:
+    double.script(Script(text="Hi <PERSON_1>.", logprobs=True))
+    r = post(client, AGENT, {"messages": user("I am Jane Roe."), "logprobs": True})
+    choice = r.json()["choices"][0]
+    assert choice["logprobs"] is None and choice["message"]["content"] == "Hi Jane Roe."
+    double.script(Script(chunks=["Hi <PE", "RSON_1>."], logprobs=True))
+    chunks = streamed(client, READER, {"messages": user("I am Jane Roe.")})
+    assert all(c.get("logprobs") is None for chunk in chunks for c in chunk["choices"])
+    assert content_of(chunks) == "Hi <PERSON_1>."

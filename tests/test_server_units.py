@@ -236,3 +236,25 @@ def test_home_folders_are_names() -> None:
              "https://example.org/home/index.html": [], r"C:\Users\%USERNAME%\x": []}
     for text, names in cases.items():
         assert [text[s.start : s.end] for s in home_folders(text)] == names
+
+
+def test_json_content_is_restored_json_escaped() -> None:
+    originals = {"<ADDRESS_1>": '12 "Main" St\\n\nSpringfield', "<PERSON_1>": "Jane"}
+    restorer = AnswerRestorer(originals, json_content=True)
+    body = {"choices": [{"message": {"content": '{"to": "<ADDRESS_1>", "n": "<PERSON_1>"}',
+                                     "refusal": "no <PERSON_1>"}, "logprobs": {"content": []}}]}
+    restorer.completion(body)
+    choice = body["choices"][0]
+    assert json.loads(choice["message"]["content"]) == {
+        "to": originals["<ADDRESS_1>"], "n": "Jane"}
+    assert choice["message"]["refusal"] == "no Jane"
+    assert choice["logprobs"] is None
+    chunks = restorer.stream()
+    text = ""
+    for piece in ('{"to": "<ADD', 'RESS_1>"}'):
+        chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+        chunks.chunk(chunk)
+        text += chunk["choices"][0]["delta"]["content"]
+    tail = chunks.tail()
+    text += tail["choices"][0]["delta"]["content"] if tail else ""
+    assert json.loads(text) == {"to": originals["<ADDRESS_1>"]}

@@ -43,6 +43,8 @@ class Script:
     """Answer with one tool call carrying these arguments."""
     events: list[str] | None = None
     """For streams: the raw data of each SSE event, sent as they are, then [DONE]."""
+    logprobs: bool = False
+    """Answer with log probabilities: one entry per 3 characters (per chunk in streams)."""
 
 
 @dataclass
@@ -175,9 +177,13 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
                 if script.tool_arguments is not None:
                     message["tool_calls"] = [{"id": "call_1", "type": "function", "function": {
                         "name": "send", "arguments": script.tool_arguments}}]
+                choice: dict[str, Any] = {"index": 0, "message": message,
+                                          "finish_reason": "stop"}
+                if script.logprobs:
+                    choice["logprobs"] = _logprobs(
+                        [text[i : i + 3] for i in range(0, len(text), 3)])
                 body = {"id": "chatcmpl-double", "object": "chat.completion", "created": 0,
-                        "model": model, "choices": [{"index": 0, "message": message,
-                                                     "finish_reason": "stop"}]}
+                        "model": model, "choices": [choice]}
                 self._send(200, json.dumps(body).encode())
 
         def _stream(self, script: Script, text: str, model: str) -> None:
@@ -194,6 +200,9 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
                                             "finish_reason": None}]}]
             events += [{**base, "choices": [{"index": 0, "delta": {"content": p},
                                              "finish_reason": None}]} for p in pieces]
+            if script.logprobs:
+                for event, piece in zip(events[1:], pieces, strict=True):
+                    event["choices"][0]["logprobs"] = _logprobs([piece])
             events.append({**base, "choices": [{"index": 0, "delta": {},
                                                 "finish_reason": "stop"}]})
             raw = ([e.encode() for e in script.events] if script.events is not None
@@ -216,6 +225,11 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
 
     return Handler
+
+
+def _logprobs(tokens: list[str]) -> dict[str, Any]:
+    return {"content": [{"token": t, "logprob": -0.5, "bytes": list(t.encode()),
+                         "top_logprobs": []} for t in tokens]}
 
 
 @contextmanager

@@ -283,7 +283,7 @@ class Gateway:
         originals = {p: o for p, (o, entity) in protector.originals.items()
                      if entity == LITERAL or role.restores(f"text.{entity}")}
         outcome.restorable = len(originals)
-        return AnswerRestorer(originals)
+        return AnswerRestorer(originals, json_content=chat.json_answer)
 
     async def _fetch_all(self, chat: ChatRequest) -> list[bytes | None]:
         remote = [s for s in chat.images if not s.url.startswith("data:")]

@@ -2,8 +2,11 @@
 
 Streams are restored chunk by chunk: each chunk is passed on at once, holding back only the
 end of a text that could still become a pseudonym (``StreamRestorer``); the held text is
-sent with the choice's final chunk. Tool-call arguments are JSON, so originals put into
-them are JSON-escaped.
+sent with the choice's final chunk. Originals are escaped for where they land: tool-call
+arguments, and the content of an answer asked for as JSON (``response_format``), are JSON,
+so a restored quote, backslash or newline is JSON-escaped and valid JSON stays valid.
+``logprobs`` are removed from every answer: their tokens are pieces of pseudonyms
+("<PE", "RSO") that cannot be restored one by one.
 """
 
 from __future__ import annotations
@@ -21,30 +24,36 @@ _StreamKey = tuple[int, str, int]  # (choice index, field, tool call index)
 
 
 class AnswerRestorer:
-    """Restores answers with a map pseudonym -> original (empty: answers pass unchanged)."""
+    """Restores answers with a map pseudonym -> original (empty: answers pass unchanged).
+    ``json_content``: the answer's content is JSON, so originals in it are JSON-escaped."""
 
-    def __init__(self, originals: Mapping[str, str]) -> None:
+    def __init__(self, originals: Mapping[str, str], *, json_content: bool = False) -> None:
         self.active = bool(originals)
         self._text = Restorer(originals)
         self._json = Restorer({p: json.dumps(o, ensure_ascii=False)[1:-1]
                                for p, o in originals.items()})
+        self._content = self._json if json_content else self._text
 
     def completion(self, body: dict[str, Any]) -> None:
-        """Restore a ``chat.completion`` in place."""
-        if not self.active:
-            return
+        """Restore a ``chat.completion`` in place; drop its log probabilities."""
         for choice in body.get("choices") or []:
-            message = choice.get("message") if isinstance(choice, dict) else None
-            if not isinstance(message, dict):
+            if not isinstance(choice, dict):
                 continue
-            for name in _TEXT_FIELDS:
-                if isinstance(message.get(name), str):
-                    message[name] = self._text.restore(message[name])
+            if choice.get("logprobs") is not None:
+                choice["logprobs"] = None
+            message = choice.get("message")
+            if not self.active or not isinstance(message, dict):
+                continue
+            if isinstance(message.get("content"), str):
+                message["content"] = self._content.restore(message["content"])
+            if isinstance(message.get("refusal"), str):
+                message["refusal"] = self._text.restore(message["refusal"])
             for fn in _functions(message):
                 fn["arguments"] = self._json.restore(fn["arguments"])
 
     def stream(self) -> ChunkRestorer:
-        return ChunkRestorer(self._text, self._json, active=self.active)
+        return ChunkRestorer(self._text, self._json, active=self.active,
+                             content=self._content)
 
 
 def _functions(holder: dict[str, Any]) -> list[dict[str, Any]]:
@@ -63,19 +72,23 @@ def _functions(holder: dict[str, Any]) -> list[dict[str, Any]]:
 class ChunkRestorer:
     """Restores ``chat.completion.chunk`` objects one after another."""
 
-    def __init__(self, text: Restorer, arguments: Restorer, *, active: bool = True) -> None:
+    def __init__(self, text: Restorer, arguments: Restorer, *, active: bool = True,
+                 content: Restorer | None = None) -> None:
         self._active = active
-        self._restorers = {"text": text, "json": arguments}
+        self._restorers = {"refusal": text, "content": content or text, "json": arguments}
         self._open: dict[_StreamKey, StreamRestorer] = {}
         self._last: dict[str, Any] = {}
 
     def chunk(self, data: dict[str, Any]) -> None:
-        """Restore one chunk in place; a choice's final chunk also gets its held-back text."""
+        """Restore one chunk in place; a choice's final chunk also gets its held-back text.
+        Log probabilities are dropped."""
         self._last = data
-        if not self._active:
-            return
         for choice in data.get("choices") or []:
             if not isinstance(choice, dict):
+                continue
+            if choice.get("logprobs") is not None:
+                choice["logprobs"] = None
+            if not self._active:
                 continue
             index = choice.get("index", 0)
             index = index if isinstance(index, int) else 0
@@ -83,7 +96,7 @@ class ChunkRestorer:
             if isinstance(delta, dict):
                 for name in _TEXT_FIELDS:
                     if isinstance(delta.get(name), str):
-                        delta[name] = self._feed((index, name, 0), delta[name], "text")
+                        delta[name] = self._feed((index, name, 0), delta[name], name)
                 for number, call in enumerate(delta.get("tool_calls") or []):
                     fn = call.get("function") if isinstance(call, dict) else None
                     if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
