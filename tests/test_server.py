@@ -298,6 +298,10 @@ def test_rate_limit_per_key_answers_429(client: httpx.Client) -> None:
          400, "unsupported_field"),
         (json.dumps({"model": "m", "messages": user("x\ud800")}).encode(), 400,
          "invalid_json"),
+        (json.dumps({"model": "m", "messages": [{"role": "assistant", "tool_calls": [
+            {"id": "c", "type": "function", "function": {
+                "name": "f", "arguments": '{"a": "\\ud800"}'}}]}]}).encode(), 400,
+         "invalid_json"),
         (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": NaN}',
          400, "invalid_json"),
         (b'{"model": "m", "messages": [{"role": "user", "content": "x"}], '
@@ -453,3 +457,28 @@ def test_a_stream_is_audited_when_it_ends(client: httpx.Client, double: Upstream
     assert record["stream"] and record["status"] == 200
     assert record["error"] == "upstream_stream_cut" and record["found"] == {"text.PERSON": 1}
     assert verify(audit_path).ok
+
+
+def test_a_held_audit_lock_refuses_in_bounded_time_and_health_still_answers(
+        client: httpx.Client, audit_path: Path) -> None:
+    import fcntl
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    _settled(audit_path)
+    before = verify(audit_path).records
+    fd = os.open(audit_path, os.O_RDWR)  # another holder of the log's flock
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(chat, client, "agent", user("hi"))
+            # the event loop is free while that request waits for the lock
+            with httpx.Client(base_url=str(client.base_url), timeout=30) as other:
+                assert other.get("/healthz").json() == {"status": "ok"}
+            refused = pending.result(timeout=60)
+        assert_openai_error(refused, 503, "audit_unavailable")
+    finally:
+        os.close(fd)  # closing releases the lock
+    assert chat(client, "agent", user("hi")).status_code == 200
+    result = verify(audit_path)
+    assert result.ok and result.records == before + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import re
@@ -30,11 +31,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from veil.audit import AuditError, AuditLog
+from veil.audit import AuditError
 from veil.errors import DetectorError, InputError, SessionExpiredError, VaultError, VeilError
 from veil.pipeline import Redactor
 from veil.pseudo.engine import LITERAL, Pseudonymizer, default_detector
 from veil.pseudo.vault import Vault
+from veil.server.audit_writer import AuditBusyError, BoundedAuditLog
 from veil.server.auth import Caller, KeyStore, RateLimiter
 from veil.server.fetch import Fetcher
 from veil.server.protect import Findings, Protector, decode_data_url, known_kinds, role_policy
@@ -47,6 +49,8 @@ log = logging.getLogger("veil.server")
 SESSION_HEADER = "x-veil-session"
 _SESSION = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _PURGE_SECONDS = 600.0
+AUDIT_WAIT = 2.0
+"""Seconds a request waits for the audit log's lock before it is refused (503)."""
 
 
 @dataclass(slots=True)
@@ -124,7 +128,7 @@ class Gateway:
                     narrowed, detectors=self.redactor.detectors, pseudonymizer=pseudonymizer))
             self.keys = KeyStore(policy)
             self.limiter = RateLimiter()
-            self.audit = AuditLog(settings.audit_path, fsync=settings.audit_fsync)
+            self.audit = BoundedAuditLog(settings.audit_path, fsync=settings.audit_fsync)
         except BaseException:
             self.close()
             raise
@@ -195,9 +199,18 @@ class Gateway:
 
     # --- requests -----------------------------------------------------------------------
 
-    def write_audit(self, outcome: Outcome) -> None:
+    async def write_audit(self, outcome: Outcome) -> None:
+        """Append the request's record from a worker thread, waiting at most
+        ``AUDIT_WAIT`` seconds for the log's lock: the event loop never waits on it."""
+        record = outcome.record()
         try:
-            self.audit.append(outcome.record())
+            await anyio.to_thread.run_sync(
+                functools.partial(self.audit.append_within, record, AUDIT_WAIT))
+        except AuditBusyError as exc:
+            log.error("veil gateway: %s", exc)
+            raise ApiError(503, "the audit log is busy; request refused, retry later",
+                           "audit_unavailable", type="server_error",
+                           headers={"Retry-After": "2"}) from None
         except AuditError as exc:
             log.error("veil gateway: %s", exc)
             raise ApiError(500, "the audit log cannot be written; request refused",
@@ -407,7 +420,7 @@ async def _guarded(gateway: Gateway, outcome: Outcome,
     if isinstance(response, StreamingResponse):
         return response
     try:
-        gateway.write_audit(outcome)
+        await gateway.write_audit(outcome)
     except ApiError as exc:
         return exc.response()
     return response
@@ -533,8 +546,8 @@ async def _stream(gateway: Gateway, chat: ChatRequest, restorer: AnswerRestorer,
             if not state.done and state.error is None:
                 state.error = "client_disconnected"
             outcome.error = state.error
-            with contextlib.suppress(ApiError):
-                gateway.write_audit(outcome)
+            with anyio.CancelScope(shield=True), contextlib.suppress(ApiError):
+                await gateway.write_audit(outcome)  # a client gone still gets its record
 
     return StreamingResponse(events(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

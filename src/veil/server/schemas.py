@@ -424,6 +424,7 @@ def _function(request: ChatRequest, fn: dict[str, Any], where: str) -> None:
     except (ValueError, RecursionError):
         request.texts.append(TextSlot(fn, "arguments"))
         return
+    _check_strings(parsed, f"{where}.arguments")
     box = [parsed]
     _leaves(request, box, 0, f"{where}.arguments")
 

@@ -1,0 +1,54 @@
+"""The gateway's audit log: appends that wait a bounded time for the file's lock.
+
+``AuditLog.append`` waits for the ``flock`` as long as another process holds it. The
+gateway appends from a worker thread (never on the event loop) and gives up after
+``wait`` seconds: ``AuditBusyError``, which the gateway answers with 503 ``audit_unavailable``.
+Nothing is written then, so a record never contradicts the answer its caller got.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from veil.audit import AuditError, AuditLog
+
+_POLL = 0.02
+
+
+class AuditBusyError(AuditError):
+    """The audit log's lock is held elsewhere (another thread or process) for too long."""
+
+
+class BoundedAuditLog(AuditLog):
+    """An ``AuditLog`` whose ``append_within`` waits at most a given time for its locks."""
+
+    def append_within(self, fields: Mapping[str, Any], wait: float) -> dict[str, Any]:
+        """Write one record, waiting at most ``wait`` seconds for the locks; blocking, so
+        call it from a worker thread."""
+        deadline = time.monotonic() + wait
+        lock: threading.Lock = self._lock
+        if not lock.acquire(timeout=max(0.0, wait)):
+            raise AuditBusyError(f"audit log {self.path} is busy in this process")
+        try:
+            fd = self._fd
+            if fd is None:
+                raise AuditError(f"audit log is closed: {self.path}")
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise AuditBusyError(f"audit log {self.path} is locked by another "
+                                        "process") from None
+                    time.sleep(_POLL)
+            try:
+                return self._append(fd, fields)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            lock.release()
