@@ -8,8 +8,11 @@ hang, send garbage or cut a stream. It also serves files and redirects, for imag
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
+import urllib.parse
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -151,6 +154,10 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
                 body = {"object": "list", "data": [{"id": "double-1", "object": "model",
                                                     "created": 0, "owned_by": "tests"}]}
                 self._send(200, json.dumps(body).encode())
+            elif path.startswith("/v1/models/"):
+                model = urllib.parse.unquote(path.removeprefix("/v1/models/"))
+                body = {"id": model, "object": "model", "created": 0, "owned_by": "tests"}
+                self._send(200, json.dumps(body).encode())
             elif path in double.redirects:
                 self._send(302, b"", "text/plain", {"Location": double.redirects[path]})
             elif path in double.files:
@@ -161,6 +168,9 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             received = self._receive()
+            if received.path.endswith("/embeddings"):
+                self._embeddings(received.json())
+                return
             script = double.next_script()
             if script.hang:
                 double.stopping.wait(script.hang)
@@ -185,6 +195,22 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
                 body = {"id": "chatcmpl-double", "object": "chat.completion", "created": 0,
                         "model": model, "choices": [choice]}
                 self._send(200, json.dumps(body).encode())
+
+        def _embeddings(self, request: dict[str, Any]) -> None:
+            """One 3-number vector per input (its length, word count, digit count)."""
+            inputs = request["input"] if isinstance(request["input"], list) else [
+                request["input"]]
+            data = []
+            for i, text in enumerate(inputs):
+                vector = [float(len(text)), float(len(text.split())),
+                          float(sum(c.isdigit() for c in text))]
+                packed: Any = vector
+                if request.get("encoding_format") == "base64":
+                    packed = base64.b64encode(struct.pack("<3f", *vector)).decode()
+                data.append({"object": "embedding", "index": i, "embedding": packed})
+            body = {"object": "list", "data": data, "model": request["model"],
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+            self._send(200, json.dumps(body).encode())
 
         def _stream(self, script: Script, text: str, model: str) -> None:
             self.send_response(200)

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 import httpx
@@ -40,7 +41,15 @@ from veil.server.audit_writer import AuditBusyError, BoundedAuditLog
 from veil.server.auth import Caller, KeyStore, RateLimiter
 from veil.server.fetch import Fetcher
 from veil.server.protect import Findings, Protector, decode_data_url, known_kinds, role_policy
-from veil.server.schemas import ApiError, ChatRequest, KeySlot, parse_chat
+from veil.server.schemas import (
+    ApiError,
+    ChatRequest,
+    EmbeddingsRequest,
+    FixedSlot,
+    KeySlot,
+    parse_chat,
+    parse_embeddings,
+)
 from veil.server.settings import Settings
 from veil.server.stream import AnswerRestorer, StreamOutcome, restore_sse, stream_error
 
@@ -248,15 +257,7 @@ class Gateway:
 
         def work() -> None:
             protected = protector.texts([t.value for t in chat.texts])
-            flagged = protector.flagged(chat.fixed)
-            # the model's name goes to the audit log only if it holds no personal value
-            if not any(fixed.where == "model" for fixed, _ in flagged):
-                outcome.model = chat.model
-            if flagged and server.identifier_values == "refuse":
-                fixed, entity = flagged[0]
-                raise ApiError(400, f"{fixed.where} holds a personal value ({entity}) and "
-                                    "cannot be pseudonymised; the request was not sent",
-                               "personal_value_in_field", param=fixed.where)
+            self._check_fixed(protector, chat.fixed, chat.model, outcome)
             # keys last: renaming a key must not move the values set by key
             for text_slot, text in sorted(zip(chat.texts, protected, strict=True),
                                           key=lambda pair: isinstance(pair[0], KeySlot)):
@@ -270,6 +271,18 @@ class Gateway:
             if protector.findings.operators.get("replace"):
                 protector.add_image_pseudonyms()
 
+        try:
+            await self._run_protection(work)
+        finally:
+            outcome.protect_ms = (time.perf_counter() - start) * 1000
+        role = caller.role
+        originals = {p: o for p, (o, entity) in protector.originals.items()
+                     if entity == LITERAL or role.restores(f"text.{entity}")}
+        outcome.restorable = len(originals)
+        return AnswerRestorer(originals, json_content=chat.json_answer)
+
+    async def _run_protection(self, work: Callable[[], None]) -> None:
+        """Run protection ``work`` in a worker thread; its failures become ApiErrors."""
         try:
             await run_in_threadpool(work)
         except ApiError:
@@ -290,13 +303,45 @@ class Gateway:
             log.error("veil gateway: protection failed (%s)", type(exc).__name__)
             raise ApiError(500, f"protection failed ({type(exc).__name__}); the request was "
                                 "not sent", "protection_failed", type="server_error") from None
+
+    async def protect_embeddings(self, request: EmbeddingsRequest, caller: Caller,
+                                 session: str, outcome: Outcome) -> None:
+        """Pseudonymise each input on its own (they are embedded one by one), in place."""
+        pseudonymizer, redactor = self.roles[caller.role_name]
+        protector = Protector(pseudonymizer, redactor, session)
+        outcome.findings = protector.findings
+        start = time.perf_counter()
+
+        def work() -> None:
+            protected = [protector.texts([slot.value])[0] for slot in request.inputs]
+            self._check_fixed(protector, request.fixed, request.model, outcome)
+            for slot, text in zip(request.inputs, protected, strict=True):
+                slot.set(text)
+
+        try:
+            await self._run_protection(work)
         finally:
             outcome.protect_ms = (time.perf_counter() - start) * 1000
-        role = caller.role
-        originals = {p: o for p, (o, entity) in protector.originals.items()
-                     if entity == LITERAL or role.restores(f"text.{entity}")}
-        outcome.restorable = len(originals)
-        return AnswerRestorer(originals, json_content=chat.json_answer)
+
+    async def check_model(self, model: str, caller: Caller, outcome: Outcome) -> None:
+        """Refuse (or, by policy, let through) a model id holding a personal value."""
+        pseudonymizer, redactor = self.roles[caller.role_name]
+        protector = Protector(pseudonymizer, redactor, "")
+        await self._run_protection(
+            lambda: self._check_fixed(protector, [FixedSlot("model", model)], model, outcome))
+
+    def _check_fixed(self, protector: Protector, fixed: list[FixedSlot], model: str,
+                     outcome: Outcome) -> None:
+        """Check the fields that cannot be rewritten; refuse by policy (in a thread)."""
+        flagged = protector.flagged(fixed)
+        # the model's name goes to the audit log only if it holds no personal value
+        if not any(slot.where == "model" for slot, _ in flagged):
+            outcome.model = model
+        if flagged and self.settings.policy.server.identifier_values == "refuse":
+            slot, entity = flagged[0]
+            raise ApiError(400, f"{slot.where} holds a personal value ({entity}) and "
+                                "cannot be pseudonymised; the request was not sent",
+                           "personal_value_in_field", param=slot.where)
 
     async def _fetch_all(self, chat: ChatRequest) -> list[bytes | None]:
         remote = [s for s in chat.images if not s.url.startswith("data:")]
@@ -394,6 +439,17 @@ def create_app(settings: Settings, *, redactor: Redactor | None = None,
         outcome = Outcome("/v1/models")
         return await _guarded(gateway, outcome, lambda: _models(gateway, request, outcome))
 
+    @app.get("/v1/models/{model_id:path}")
+    async def model(request: Request, model_id: str) -> Response:
+        outcome = Outcome("/v1/models/{id}")
+        return await _guarded(gateway, outcome,
+                              lambda: _model(gateway, request, model_id, outcome))
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Response:
+        outcome = Outcome("/v1/embeddings")
+        return await _guarded(gateway, outcome, lambda: _embeddings(gateway, request, outcome))
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         outcome = Outcome("/v1/chat/completions")
@@ -442,6 +498,48 @@ async def _models(gateway: Gateway, request: Request, outcome: Outcome) -> Respo
     return JSONResponse(data)
 
 
+async def _model(gateway: Gateway, request: Request, model_id: str,
+                 outcome: Outcome) -> Response:
+    """One model's description, passed through once its id is checked like a request's
+    ``model`` (the id goes into the upstream's URL path)."""
+    caller = _authorise(gateway, request, outcome)
+    _require_ready(gateway)
+    if not 0 < len(model_id) <= 256:
+        raise ApiError(400, "the model id must be 1 to 256 characters", "invalid_request",
+                       param="model")
+    await gateway.check_model(model_id, caller, outcome)
+    path = "/models/" + quote(model_id, safe="")
+    answer = await _upstream(gateway, outcome, lambda: gateway.upstream.get(path))
+    if isinstance(answer, Response):
+        return answer
+    return JSONResponse(_json_object(answer, "model description"))
+
+
+async def _embeddings(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
+    """Embeddings of pseudonymised inputs; the vectors come back as the model gave them."""
+    caller = _authorise(gateway, request, outcome)
+    _require_ready(gateway)
+    body = parse_embeddings(await gateway.read_body(request))
+    session = outcome.session = _session(request, caller)
+    await gateway.protect_embeddings(body, caller, session, outcome)
+    answer = await _upstream(gateway, outcome,
+                             lambda: gateway.upstream.post("/embeddings", json=body.body))
+    if isinstance(answer, Response):
+        return answer
+    data = _json_object(answer, "embeddings")
+    if not isinstance(data.get("data"), list):
+        raise ApiError(502, "the model's embeddings are malformed", "upstream_malformed",
+                       type="upstream_error")
+    return JSONResponse(data)
+
+
+def _require_ready(gateway: Gateway) -> None:
+    if not gateway.ready:
+        reason = gateway.failure or "models are still loading"
+        raise ApiError(503, f"the gateway is not ready ({reason})", "not_ready",
+                       type="server_error", headers={"Retry-After": "5"})
+
+
 async def _upstream(gateway: Gateway, outcome: Outcome,
                     call: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response | Response:
     """Call the model; a transport failure raises, a refusal (non-200) is the answer to
@@ -477,10 +575,7 @@ def _json_object(answer: httpx.Response, what: str) -> dict[str, Any]:
 
 async def _chat(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
     caller = _authorise(gateway, request, outcome)
-    if not gateway.ready:
-        reason = gateway.failure or "models are still loading"
-        raise ApiError(503, f"the gateway is not ready ({reason})", "not_ready",
-                       type="server_error", headers={"Retry-After": "5"})
+    _require_ready(gateway)
     chat = parse_chat(await gateway.read_body(request))
     outcome.stream = chat.stream
     session = outcome.session = _session(request, caller)

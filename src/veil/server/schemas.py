@@ -459,3 +459,51 @@ def _fixed_leaves(request: ChatRequest, value: Any, where: str) -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _fixed_leaves(request, v, f"{where}[{i}]")
+
+
+# --- embeddings ---------------------------------------------------------------------------
+
+EMBEDDING_FIELDS = frozenset({"model", "input", "encoding_format", "dimensions", "user"})
+
+
+@dataclass(slots=True)
+class EmbeddingsRequest:
+    """A parsed embeddings request: each input is its own text (embedded on its own)."""
+
+    body: dict[str, Any]
+    model: str
+    inputs: list[TextSlot] = field(default_factory=list)
+    fixed: list[FixedSlot] = field(default_factory=list)
+
+
+def parse_embeddings(raw: bytes) -> EmbeddingsRequest:
+    """Parse and check an embeddings body: ``input`` is a string or an array of strings.
+    Token arrays are refused: they are text the gateway cannot read (fail closed)."""
+    try:
+        body = json.loads(raw, parse_constant=_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise _bad("request body is not valid JSON (NaN and Infinity are not JSON)",
+                   code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise _bad("request body must be a JSON object")
+    _check_strings(body, "body")
+    unknown = sorted(set(body) - EMBEDDING_FIELDS)
+    if unknown:
+        raise _bad(f"field {unknown[0]!r} is not supported by the privacy gateway", unknown[0],
+                   "unsupported_field")
+    model = body.get("model")
+    if not isinstance(model, str) or not 0 < len(model) <= 256:
+        raise _bad("'model' must be a non-empty string", "model")
+    body.pop("user", None)
+    request = EmbeddingsRequest(body, model, fixed=[FixedSlot("model", model)])
+    inputs = body.get("input")
+    if isinstance(inputs, str):
+        request.inputs.append(TextSlot(body, "input"))
+    elif isinstance(inputs, list) and inputs and all(isinstance(i, str) for i in inputs):
+        request.inputs.extend(TextSlot(inputs, i) for i in range(len(inputs)))
+    elif isinstance(inputs, list) and inputs:
+        raise _bad("'input' as token arrays is not supported by the privacy gateway (it "
+                   "cannot read them); send strings", "input", "unsupported_input")
+    else:
+        raise _bad("'input' must be a string or a non-empty array of strings", "input")
+    return request
