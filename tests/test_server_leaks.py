@@ -354,3 +354,16 @@ def test_logprobs_are_removed_from_answers(client: httpx.Client,
     chunks = streamed(client, READER, {"messages": user("I am Jane Roe.")})
     assert all(c.get("logprobs") is None for chunk in chunks for c in chunk["choices"])
     assert content_of(chunks) == "Hi <PERSON_1>."
+
+
+def test_schemas_keep_their_keywords_and_renamed_properties_stay_required(
+        client: httpx.Client, double: UpstreamDouble) -> None:
+    body = CASES["tool description and parameter schema"].body
+    assert post(client, READER, body).status_code == 200
+    schema = double.chats[0]["tools"][0]["function"]["parameters"]
+    assert list(schema) == ["type", "properties", "required"] and schema["type"] == "object"
+    names = list(schema["properties"])
+    assert names[0] == "to" and names[1].startswith("<PERSON_")
+    assert schema["required"] == [names[1]]
+    assert schema["properties"]["to"] == {"type": "string", "enum": ["<EMAIL_ADDRESS_1>"]}
+    assert schema["properties"][names[1]]["type"] == "string"

@@ -258,3 +258,20 @@ def test_json_content_is_restored_json_escaped() -> None:
     tail = chunks.tail()
     text += tail["choices"][0]["delta"]["content"] if tail else ""
     assert json.loads(text) == {"to": originals["<ADDRESS_1>"]}
+
+
+def test_tight_spans_stop_where_the_spaced_view_ends_a_value() -> None:
+    from veil.server.document import SPACED, DocSpan, TextDocument, clip_explained
+
+    doc = TextDocument(["mail jo@example.org.", "name", "write jo@", "example.org"])
+    email = doc.tight.index("jo@")
+    glued = DocSpan(email, email + len("jo@example.org.name"), "EMAIL_ADDRESS", 1.0, "")
+    at = doc.tight.index("jo@", email + 1)
+    split = DocSpan(at, at + len("jo@example.org"), "EMAIL_ADDRESS", 1.0, "")
+    s = doc.spaced.index("jo@")
+    spaced = [DocSpan(*doc.to_tight(SPACED, s, s + len("jo@example.org")), "EMAIL_ADDRESS",
+                      1.0, "jo@example.org")]
+    clipped = clip_explained(doc, [glued, split], spaced)
+    assert [doc.tight[c.start : c.end] for c in clipped] == ["jo@example.org",
+                                                             "jo@example.org"]
+    assert doc.rewrite(clipped, ["<E1>", "<E2>"]) == ["mail <E1>.", "name", "write <E2>", ""]

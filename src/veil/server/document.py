@@ -103,6 +103,11 @@ class TextDocument:
             i += 1
         return False
 
+    def boundaries_between(self, start: int, end: int) -> list[int]:
+        """The tight positions strictly inside ``start``..``end`` where a segment starts."""
+        return sorted({p for p in self._starts[bisect.bisect_right(self._starts, start) :
+                                               bisect.bisect_left(self._starts, end)]})
+
     def inserted_between(self, start: int, end: int) -> list[int]:
         """The tight positions strictly inside ``start``..``end`` where the spaced view has
         an inserted space."""
@@ -191,6 +196,24 @@ def clip_glued(doc: TextDocument, span: DocSpan,
             return DocSpan(start, end, span.entity, span.score,
                            doc.text_of(SPACED, start, end))
     return span
+
+
+def clip_explained(doc: TextDocument, tight: Iterable[DocSpan],
+                   spaced: Sequence[DocSpan]) -> list[DocSpan]:
+    """Tight spans cut at a boundary where the spaced view found a whole value ending: in
+    "mail jo@example.org." + "name" the address ends at the boundary, and "name" is
+    not part of it. A value the spaced view does not explain so ("jo@" + "example.org")
+    keeps its tight reading across the boundary."""
+    out = []
+    for span in tight:
+        for b in doc.boundaries_between(span.start, span.end):
+            if any(s.end <= b and s.end > span.start and s.start < b for s in spaced):
+                start, end = _trim(doc.tight, span.start, b)
+                span = DocSpan(start, end, span.entity, span.score, doc.tight[start:end])
+                break
+        if span.start < span.end:
+            out.append(span)
+    return out
 
 
 def merge(doc: TextDocument, spans: Iterable[DocSpan]) -> list[DocSpan]:

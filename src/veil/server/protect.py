@@ -26,6 +26,7 @@ from veil.server.document import (
     TIGHT,
     DocSpan,
     TextDocument,
+    clip_explained,
     clip_glued,
     from_view,
     merge,
@@ -96,16 +97,12 @@ class Protector:
         if not doc.tight.strip():
             return list(texts)
         tokens = self._tokens(doc)
-        found: list[DocSpan] = []
-        for name in (TIGHT, SPACED):
-            view = doc.view(name)
-            if name == SPACED and view == doc.tight:
-                continue
-            spans = from_view(doc, name, self._scan(view))
-            if name == SPACED:
-                spans = [c for s in spans if (c := clip_glued(doc, s, continues_name))]
-            found += spans
-        found = merge(doc, found)
+        tight = from_view(doc, TIGHT, self._scan(doc.tight))
+        spaced: list[DocSpan] = []
+        if doc.spaced != doc.tight:
+            spaced = [c for s in from_view(doc, SPACED, self._scan(doc.spaced))
+                      if (c := clip_glued(doc, s, continues_name))]
+        found = merge(doc, clip_explained(doc, tight, spaced) + spaced)
         found = merge(doc, found + propagate(doc, found))
         spans = sorted(tokens + subtract(doc, found, tokens), key=lambda s: s.start)
         self.found_values.extend((s.entity, s.value) for s in spans

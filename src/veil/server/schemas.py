@@ -278,7 +278,7 @@ def _tool(request: ChatRequest, tool: Any, where: str, *, wrapped: bool) -> None
         if not isinstance(tool["parameters"], dict):
             raise _bad(f"{where}.parameters must be a JSON schema object",
                        f"{where}.parameters")
-        _leaves(request, tool, "parameters", f"{where}.parameters")
+        _schema(request, tool["parameters"], f"{where}.parameters")
 
 
 def _response_format(request: ChatRequest, fmt: Any) -> None:
@@ -305,7 +305,10 @@ def _response_format(request: ChatRequest, fmt: Any) -> None:
         _string(request, schema, "description", "response_format.json_schema.description",
                 nullable=True)
     if schema.get("schema") is not None:
-        _leaves(request, schema, "schema", "response_format.json_schema.schema")
+        if not isinstance(schema["schema"], dict):
+            raise _bad("response_format.json_schema.schema must be a JSON schema object",
+                       "response_format.json_schema.schema")
+        _schema(request, schema["schema"], "response_format.json_schema.schema")
 
 
 def _prediction(request: ChatRequest, prediction: Any) -> None:
@@ -447,6 +450,56 @@ def _leaves(request: ChatRequest, holder: dict[str, Any] | list[Any], key: Any,
     elif isinstance(value, list):
         for i in range(len(value)):
             _leaves(request, value, i, where)
+
+
+SCHEMA_KEYWORDS = frozenset({
+    "$schema", "$id", "$ref", "$anchor", "$comment", "$defs", "definitions", "type",
+    "properties", "patternProperties", "additionalProperties", "required", "items",
+    "prefixItems", "additionalItems", "contains", "enum", "const", "default", "examples",
+    "title", "description", "format", "pattern", "anyOf", "oneOf", "allOf", "not", "if",
+    "then", "else", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "multipleOf", "minLength", "maxLength", "minItems", "maxItems", "uniqueItems",
+    "minProperties", "maxProperties", "dependentRequired", "dependentSchemas",
+    "propertyNames", "unevaluatedProperties", "unevaluatedItems", "contentEncoding",
+    "contentMediaType", "readOnly", "writeOnly", "deprecated", "nullable", "strict",
+})
+"""JSON Schema's own words: kept as they are, so a schema stays a schema."""
+_NAMED = frozenset({"properties", "patternProperties", "$defs", "definitions",
+                    "dependentSchemas", "dependentRequired"})
+"""Keywords whose object keys are names the schema's author chose (property names)."""
+_STRUCTURAL = frozenset({"type", "format", "$ref", "$schema", "$id", "$anchor",
+                         "contentEncoding", "contentMediaType"})
+"""Keywords whose string values belong to the schema's grammar: checked, not rewritten."""
+
+
+def _schema(request: ChatRequest, schema: dict[str, Any], where: str) -> None:
+    """A JSON schema: property names (keys under ``properties`` and the like), strings
+    (descriptions, titles, enums, defaults, required names) and unknown keys are
+    protected; JSON Schema's keywords and grammar values stay as written."""
+    for key in list(schema):
+        value = schema[key]
+        if key not in SCHEMA_KEYWORDS:
+            request.texts.append(KeySlot(schema, key, where))
+            _leaves(request, schema, key, where)
+        elif key in _STRUCTURAL:
+            _fixed_leaves(request, value, f"{where}.{key}")
+        elif key in _NAMED and isinstance(value, dict):
+            for name in list(value):
+                request.texts.append(KeySlot(value, name, f"{where}.{key}"))
+                if isinstance(value[name], dict):
+                    _schema(request, value[name], f"{where}.{key}")
+                else:
+                    _leaves(request, value, name, f"{where}.{key}")
+        elif isinstance(value, dict):
+            _schema(request, value, where)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    _schema(request, item, where)
+                else:
+                    _leaves(request, value, i, where)
+        else:
+            _leaves(request, schema, key, where)
 
 
 def _fixed_leaves(request: ChatRequest, value: Any, where: str) -> None:
