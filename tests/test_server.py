@@ -346,6 +346,8 @@ def test_unknown_paths_answer_in_openai_shape(client: httpx.Client) -> None:
         (Script(status=503, body=b"<html>down</html>"), 502, "upstream_error"),
         (Script(body=b"this is not json"), 502, "upstream_malformed"),
         (Script(body=b'{"choices": "nope"}'), 502, "upstream_malformed"),
+        (Script(body=b'{"choices": [{"message": {"content": "\\ud800"}}]}'), 502,
+         "upstream_malformed"),
         (Script(hang=5), 504, "upstream_timeout"),
     ],
 )

@@ -367,3 +367,11 @@ def test_schemas_keep_their_keywords_and_renamed_properties_stay_required(
     assert schema["required"] == [names[1]]
     assert schema["properties"]["to"] == {"type": "string", "enum": ["<EMAIL_ADDRESS_1>"]}
     assert schema["properties"][names[1]]["type"] == "string"
+
+
+def test_a_model_snapshot_date_is_no_personal_value(client: httpx.Client,
+                                                    double: UpstreamDouble) -> None:
+    r = post(client, READER, {"model": "gpt-4o-2024-08-06",
+                              "messages": user("On 2024-08-06 I met Jane Roe.")})
+    assert r.status_code == 200, r.text
+    assert double.chats[0]["model"] == "gpt-4o-2024-08-06"

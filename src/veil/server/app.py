@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import json
 import logging
 import re
 import threading
@@ -565,7 +566,8 @@ def _json_object(answer: httpx.Response, what: str) -> dict[str, Any]:
     """The model's JSON object answer; 502 if it is not one."""
     try:
         data = answer.json()
-    except ValueError:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # lone surrogates: not text
+    except (ValueError, UnicodeEncodeError, RecursionError):
         data = None
     if not isinstance(data, dict):
         raise ApiError(502, f"the model's {what} is malformed", "upstream_malformed",

@@ -209,6 +209,8 @@ def _known_values(found: Sequence[tuple[str, str]]
     non-alphanumerics, and the entity of each (case-folded)."""
     entities: dict[str, str] = {}
     for entity, value in found:
+        if entity == "DATE_TIME":
+            continue  # as in the fields themselves: a snapshot date is no one's
         words = re.findall(r"[^\W_]{3,}", value) if entity == "PERSON" else []
         for item in (value.strip(), *words):
             if len(item) >= 3:
