@@ -106,3 +106,88 @@ def test_embeddings_refuse_token_arrays(gateway: str, double: UpstreamDouble) ->
                    json={"model": "double-1", "input": [[1, 2, 3]]})
     assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_input"
     assert double.received == [] and "1, 2" not in json.dumps(r.json())
+
+
+# --- the Responses API ----------------------------------------------------------------------
+
+def test_responses_through_the_sdk(gateway: str, double: UpstreamDouble) -> None:
+    double.reset()
+    with sdk(gateway, AGENT) as client:
+        double.script(Script(text="Hello <PERSON_1>, mail <EMAIL_ADDRESS_1>.", logprobs=True))
+        done = client.responses.create(model="double-1", input=PROMPT,
+                                       instructions="Help Johanna Kowalczyk.")
+        assert done.output_text == "Hello Johanna Kowalczyk, mail johanna.k@example.org."
+        assert done.output[0].content[0].logprobs in (None, [])
+        double.script(Script(chunks=["Hello <PER", "SON_1>", "!"]))
+        events = list(client.responses.create(model="double-1", input=PROMPT, stream=True))
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas == "Hello Johanna Kowalczyk!"
+    assert events[-1].type == "response.completed"
+    assert events[-1].response.output_text == "Hello Johanna Kowalczyk!"
+    done_text = next(e.text for e in events if e.type == "response.output_text.done")
+    assert done_text == "Hello Johanna Kowalczyk!"
+    for sent in (r.json() for r in double.received if r.path.endswith("/responses")):
+        assert_nothing_reached(sent, FORBIDDEN)
+
+
+RESPONSES_INPUT: list[dict[str, Any]] = [
+    {"role": "developer", "content": "You help Johanna"},
+    {"role": "user", "content": [{"type": "input_text", "text": "Kowalczyk. SSN 523-41-"},
+                                 {"type": "input_text", "text": "6789, mail johanna.k@"},
+                                 {"type": "input_text", "text": "example.org"}]},
+    {"type": "function_call", "call_id": "call_1", "name": "lookup",
+     "arguments": json.dumps({"Johanna Kowalczyk": r"C:\Users\jkowalczyk"})},
+    {"type": "function_call_output", "call_id": "call_1", "output": "Kowalczyk found"},
+    {"type": "reasoning", "id": "rs_1", "summary": [
+        {"type": "summary_text", "text": "The user is Johanna Kowalczyk."}]},
+]
+
+
+def test_responses_items_are_protected_as_one_document(gateway: str,
+                                                       double: UpstreamDouble) -> None:
+    double.reset()
+    double.script(Script(text='{"who": "<PERSON_1>"}', tool_arguments='{"to": "PERSON_1"}'))
+    body = {"model": "double-1", "input": RESPONSES_INPUT, "store": False,
+            "tools": [{"type": "function", "name": "lookup", "description": "Finds Kowalczyk",
+                       "parameters": {"type": "object", "properties": {}}}],
+            "text": {"format": {"type": "json_schema", "name": "who", "schema": {
+                "type": "object", "properties": {"who": {"type": "string"}}}}}}
+    r = httpx.post(f"{gateway}/v1/responses", headers={"Authorization": f"Bearer {AGENT}"},
+                   json=body, timeout=30)
+    assert r.status_code == 200, r.text
+    sent = double.received[0].json()
+    assert_nothing_reached(sent, (*FORBIDDEN, "523-41-6789", "6789", "example.org",
+                                  "jkowalczyk"))
+    output = r.json()["output"]
+    assert json.loads(output[0]["content"][0]["text"]) == {"who": "Johanna Kowalczyk"}
+    assert json.loads(output[1]["arguments"]) == {"to": "Johanna Kowalczyk"}
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"input": "hi", "tools": [{"type": "web_search"}]}, "unsupported_field"),
+    ({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]},
+     "unsupported_content"),
+    ({"input": "hi", "prompt": {"id": "pmpt_1"}}, "unsupported_field"),
+    ({"input": "hi", "previous_response_id": "johanna.k@example.org"},
+     "personal_value_in_field"),
+    ({"input": "hi", "temperature": float("nan")}, "invalid_json"),
+])
+def test_responses_refusals(gateway: str, double: UpstreamDouble, body: dict[str, Any],
+                            code: str) -> None:
+    double.reset()
+    r = httpx.post(f"{gateway}/v1/responses", headers={"Authorization": f"Bearer {AGENT}"},
+                   content=json.dumps({"model": "double-1", **body}), timeout=30)
+    assert r.status_code == 400 and r.json()["error"]["code"] == code, r.text
+    assert double.received == []
+
+
+def test_a_cut_responses_stream_ends_with_an_error_event(gateway: str,
+                                                         double: UpstreamDouble) -> None:
+    double.reset()
+    double.script(Script(chunks=["Hello ", "<PERSON_1>"], cut_after=4))
+    with httpx.stream("POST", f"{gateway}/v1/responses",
+                      headers={"Authorization": f"Bearer {AGENT}"}, timeout=30,
+                      json={"model": "double-1", "input": PROMPT, "stream": True}) as r:
+        lines = [line for line in r.iter_lines() if line.startswith("data: ")]
+    last = json.loads(lines[-1][6:])
+    assert last["error"]["code"] == "upstream_stream_cut"

@@ -215,7 +215,7 @@ def test_text_document_maps_views_and_rewrites_crossing_spans() -> None:
     tight = doc.to_tight(SPACED, start, start + len("Johanna Kowalczyk"))
     assert tight == (11, 27) and doc.text_of(SPACED, *tight) == "Johanna Kowalczyk"
     assert doc.text_of(TIGHT, *tight) == "JohannaKowalczyk"
-    assert doc.glues_words(*tight) and not doc.glues_words(0, 10)
+    assert doc.glued_between(*tight) == [18] and doc.glued_between(0, 10) == []
     ssn = doc.tight.index("523")
     spans = [DocSpan(*tight, "PERSON", 0.6, "Johanna Kowalczyk"),
              DocSpan(ssn, ssn + 11, "US_SSN", 1.0, "523-41-6789"),

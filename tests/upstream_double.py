@@ -171,6 +171,9 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
             if received.path.endswith("/embeddings"):
                 self._embeddings(received.json())
                 return
+            if received.path.endswith("/responses"):
+                self._responses(received.json(), double.next_script())
+                return
             script = double.next_script()
             if script.hang:
                 double.stopping.wait(script.hang)
@@ -212,6 +215,54 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
                     "usage": {"prompt_tokens": 1, "total_tokens": 1}}
             self._send(200, json.dumps(body).encode())
 
+        def _responses(self, request: dict[str, Any], script: Script) -> None:
+            """A Responses API answer: one message (and a function call if scripted)."""
+            text = script.text if script.text is not None else _last_input(request)
+            if script.chunks is not None:
+                text = "".join(script.chunks)
+            part = {"type": "output_text", "text": text, "annotations": []}
+            if script.logprobs:
+                part["logprobs"] = [{"token": text[:3], "logprob": -0.5}]
+            message = {"type": "message", "id": "msg_1", "role": "assistant",
+                       "status": "completed", "content": [part]}
+            output: list[dict[str, Any]] = [message]
+            if script.tool_arguments is not None:
+                output.append({"type": "function_call", "id": "fc_1", "call_id": "call_1",
+                               "name": "send", "arguments": script.tool_arguments})
+            response = {"id": "resp_1", "object": "response", "status": "completed",
+                        "model": request.get("model"), "output": output}
+            if not request.get("stream"):
+                self._send(200, json.dumps(response).encode())
+                return
+            pieces = script.chunks if script.chunks is not None else [
+                text[i : i + 3] for i in range(0, len(text), 3)]
+            events: list[dict[str, Any]] = [
+                {"type": "response.created", "response": {**response, "status": "in_progress",
+                                                          "output": []}},
+                {"type": "response.output_item.added", "output_index": 0,
+                 "item": {**message, "content": []}},
+                {"type": "response.content_part.added", "output_index": 0,
+                 "content_index": 0, "part": {**part, "text": ""}}]
+            events += [{"type": "response.output_text.delta", "output_index": 0,
+                        "content_index": 0, "item_id": "msg_1", "delta": p} for p in pieces]
+            events += [{"type": "response.output_text.done", "output_index": 0,
+                        "content_index": 0, "item_id": "msg_1", "text": "".join(pieces)},
+                       {"type": "response.output_item.done", "output_index": 0,
+                        "item": message},
+                       {"type": "response.completed", "response": response}]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for n, event in enumerate(events):
+                if script.cut_after is not None and n >= script.cut_after:
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self._chunk(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+            self._chunk(b"")
+
         def _stream(self, script: Script, text: str, model: str) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -251,6 +302,19 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
 
     return Handler
+
+
+def _last_input(request: dict[str, Any]) -> str:
+    items = request.get("input")
+    if isinstance(items, str):
+        return items
+    for item in reversed(items or []):
+        if item.get("role") == "user":
+            content = item.get("content")
+            if isinstance(content, str):
+                return content
+            return " ".join(p["text"] for p in content if p.get("type") == "input_text")
+    return ""
 
 
 def _logprobs(tokens: list[str]) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from veil.server.audit_writer import AuditBusyError, BoundedAuditLog
 from veil.server.auth import Caller, KeyStore, RateLimiter
 from veil.server.fetch import Fetcher
 from veil.server.protect import Findings, Protector, decode_data_url, known_kinds, role_policy
+from veil.server.responses import ResponseRestorer, parse_responses, restore_response_sse
 from veil.server.schemas import (
     ApiError,
     ChatRequest,
@@ -268,7 +269,7 @@ class Gateway:
             for slot, data in zip(chat.images, fetched, strict=True):
                 raw = data if data is not None else decode_data_url(slot.url, slot.number)
                 with self._image_lock:  # models use every core already; one image at a time
-                    slot.holder["url"] = protector.image(raw, slot.number)
+                    slot.holder[slot.key] = protector.image(raw, slot.number)
             if protector.findings.operators.get("replace"):
                 protector.add_image_pseudonyms()
 
@@ -451,6 +452,11 @@ def create_app(settings: Settings, *, redactor: Redactor | None = None,
         outcome = Outcome("/v1/embeddings")
         return await _guarded(gateway, outcome, lambda: _embeddings(gateway, request, outcome))
 
+    @app.post("/v1/responses")
+    async def responses(request: Request) -> Response:
+        outcome = Outcome("/v1/responses")
+        return await _guarded(gateway, outcome, lambda: _responses(gateway, request, outcome))
+
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         outcome = Outcome("/v1/chat/completions")
@@ -583,7 +589,9 @@ async def _chat(gateway: Gateway, request: Request, outcome: Outcome) -> Respons
     session = outcome.session = _session(request, caller)
     restorer = await gateway.protect(chat, caller, session, outcome)
     if chat.stream:
-        return await _stream(gateway, chat, restorer, outcome)
+        return await _stream(gateway, "/chat/completions", chat,
+                             lambda lines, state: restore_sse(lines, restorer.stream(), state),
+                             outcome)
     answer = await _upstream(gateway, outcome,
                              lambda: gateway.upstream.post("/chat/completions", json=chat.body))
     if isinstance(answer, Response):
@@ -596,10 +604,34 @@ async def _chat(gateway: Gateway, request: Request, outcome: Outcome) -> Respons
     return JSONResponse(data)
 
 
-async def _stream(gateway: Gateway, chat: ChatRequest, restorer: AnswerRestorer,
+async def _responses(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
+    """The Responses API: protected like a chat request, answers restored item by item."""
+    caller = _authorise(gateway, request, outcome)
+    _require_ready(gateway)
+    body = parse_responses(await gateway.read_body(request))
+    outcome.stream = body.stream
+    session = outcome.session = _session(request, caller)
+    restorer = ResponseRestorer(await gateway.protect(body, caller, session, outcome))
+    if body.stream:
+        return await _stream(gateway, "/responses", body,
+                             lambda lines, state: restore_response_sse(lines, restorer, state),
+                             outcome)
+    answer = await _upstream(gateway, outcome,
+                             lambda: gateway.upstream.post("/responses", json=body.body))
+    if isinstance(answer, Response):
+        return answer
+    data = _json_object(answer, "response")
+    restorer.response(data)
+    return JSONResponse(data)
+
+
+Restore = Callable[[AsyncIterator[str], StreamOutcome], AsyncIterator[bytes]]
+
+
+async def _stream(gateway: Gateway, path: str, chat: ChatRequest, restore: Restore,
                   outcome: Outcome) -> Response:
     start = time.perf_counter()
-    request = gateway.upstream.build_request("POST", "/chat/completions", json=chat.body,
+    request = gateway.upstream.build_request("POST", path, json=chat.body,
                                              headers={"Accept": "text/event-stream"})
     try:
         answer = await gateway.upstream.send(request, stream=True)
@@ -624,7 +656,7 @@ async def _stream(gateway: Gateway, chat: ChatRequest, restorer: AnswerRestorer,
 
     async def events() -> AsyncIterator[bytes]:
         try:
-            async for event in restore_sse(answer.aiter_lines(), restorer.stream(), state):
+            async for event in restore(answer.aiter_lines(), state):
                 yield event
         except httpx.TimeoutException:
             state.error = "upstream_timeout"

@@ -92,16 +92,11 @@ class TextDocument:
             return self.tight[start:end]
         return self.spaced[self._view_pos(start, True) : self._view_pos(end, False)]
 
-    def glues_words(self, start: int, end: int) -> bool:
-        """Whether a segment boundary inside ``start``..``end`` has a letter on each side."""
-        i = bisect.bisect_right(self._starts, start)
+    def glued_between(self, start: int, end: int) -> list[int]:
+        """The boundaries strictly inside ``start``..``end`` with a letter on each side."""
         text = self.tight
-        while i < len(self._starts) and self._starts[i] < end:
-            b = self._starts[i]
-            if 0 < b < len(text) and text[b - 1].isalpha() and text[b].isalpha():
-                return True
-            i += 1
-        return False
+        return [b for b in self.boundaries_between(start, end)
+                if text[b - 1].isalpha() and text[b].isalpha()]
 
     def boundaries_between(self, start: int, end: int) -> list[int]:
         """The tight positions strictly inside ``start``..``end`` where a segment starts."""
@@ -160,16 +155,26 @@ class TextDocument:
 
 
 def from_view(doc: TextDocument, name: str, spans: Iterable[Span]) -> list[DocSpan]:
-    """Detector spans found in one view, in tight coordinates, with the view's text. A
-    tight span that glues two words of two segments together ("Roe" + "Write" read as
-    "RoeWrite") is left to the spaced view, which reads them as two words."""
+    """Detector spans found in one view, in tight coordinates, with the view's text.
+
+    The tight view glues the last word of one text to the first of the next ("Roe" +
+    "Write" read as "RoeWrite"): a tight span is cut at such boundaries, and a piece is
+    kept only if it still crosses a boundary (``"jo@" + "example.org"``), which only the
+    tight view can read; the rest is the spaced view's to find, word by word."""
     found = []
     for s in spans:
         start, end = doc.to_tight(name, s.start, s.end)
-        if name == TIGHT and doc.glues_words(start, end):
+        if start >= end:
             continue
-        if start < end:
-            found.append(DocSpan(start, end, s.entity, s.score, doc.text_of(name, start, end)))
+        if name == TIGHT:
+            glued = doc.glued_between(start, end)
+            if glued:
+                for a, b in zip([start, *glued], [*glued, end], strict=True):
+                    a, b = _trim(doc.tight, a, b)
+                    if a < b and doc.boundaries_between(a, b):
+                        found.append(DocSpan(a, b, s.entity, s.score, doc.tight[a:b]))
+                continue
+        found.append(DocSpan(start, end, s.entity, s.score, doc.text_of(name, start, end)))
     return found
 
 

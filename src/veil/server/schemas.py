@@ -126,14 +126,16 @@ Slot = TextSlot | KeySlot
 
 @dataclass(slots=True)
 class ImageSlot:
-    """An ``image_url`` part: ``holder["url"]`` is a data URL or an http(s) URL."""
+    """An image: ``holder[key]`` is a data URL or an http(s) URL (``image_url.url`` in chat,
+    ``image_url`` of an ``input_image`` part in responses)."""
 
     holder: dict[str, Any]
     number: int
+    key: str = "url"
 
     @property
     def url(self) -> str:
-        return str(self.holder["url"])
+        return str(self.holder[self.key])
 
 
 @dataclass(slots=True)

@@ -51,6 +51,10 @@ class AnswerRestorer:
             for fn in _functions(message):
                 fn["arguments"] = self._json.restore(fn["arguments"])
 
+    def restorers(self) -> tuple[Restorer, Restorer, Restorer]:
+        """(plain text, JSON-escaped, the answer's content) restorers."""
+        return self._text, self._json, self._content
+
     def stream(self) -> ChunkRestorer:
         return ChunkRestorer(self._text, self._json, active=self.active,
                              content=self._content)
