@@ -121,6 +121,10 @@ CASES = {
         {"messages": user("write to johanna.k@", "example.org")},
         ("johanna.k@example.org", "johanna.k", "example.org"), "EMAIL_ADDRESS",
         "johanna.k@example.org"),
+    "email split, next message opens with the name": Case(
+        {"messages": [*user("mail johanna.k@", "example.org"),
+                      {"role": "user", "content": "Johanna says hi"}]},
+        ("johanna.k", "example.org"), "EMAIL_ADDRESS", "johanna.k@example.org"),
     "name split across messages": Case(
         {"messages": [{"role": "user", "content": "My name is Johanna"},
                       {"role": "user", "content": "Kowalczyk."}]},
