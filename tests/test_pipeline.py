@@ -123,3 +123,23 @@ def test_redact_file_strips_metadata(photo_jpeg: Path, tmp_path: Path) -> None:
     with Image.open(dst) as out:
         assert not out.getexif()
     assert read_image(dst, Policy().limits).metadata == ()
+
+
+def test_reports_say_where_the_time_went(astronaut: np.ndarray, tmp_path: Path) -> None:
+    src = tmp_path / "in.png"
+    Image.fromarray(astronaut).save(src)
+    report = Redactor().redact_file(src, tmp_path / "out.png")
+    assert {"decode", "faces", "ocr.detect", "codes", "hide", "encode"} <= set(report.stages)
+    assert all(ms >= 0 for ms in report.stages.values())
+    assert sum(report.stages.values()) <= report.ms * 1.01
+    assert set(report.to_dict()["stages"]) == set(report.stages)
+
+
+def test_an_image_over_its_time_budget_is_blocked(astronaut: np.ndarray,
+                                                   tmp_path: Path) -> None:
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    Image.fromarray(astronaut).save(src)
+    policy = Policy.from_dict({"limits": {"image_seconds": 1e-6}})
+    with pytest.raises(DetectorError, match="time budget"):
+        Redactor(policy).redact_file(src, dst)
+    assert not dst.exists()

@@ -141,17 +141,21 @@ def process(redactor: Redactor, src: Path, dst: Path | None,
 
 
 def run(
-    tasks: Sequence[tuple[Path, Path | None]], policy: Policy, workers: int = 1,
+    tasks: Sequence[tuple[Path, Path | None]], policy: Policy, workers: int | None = 1,
     session: str | None = None,
 ) -> Iterator[Report | Failure]:
     """Process (src, dst) pairs, yielding results as they finish. ``session`` names the
-    vault session whose pseudonyms the ``replace`` operator writes.
+    vault session whose pseudonyms the ``replace`` operator writes. ``workers=None`` uses
+    every core.
 
     Models are loaded before the first input, so a missing model raises a VeilError
     at once instead of failing every image.
     """
     if not tasks:
         return
+    if workers is None:
+        workers = os.cpu_count() or 1
+    workers = min(workers, len(tasks))
     redactor = Redactor(policy)
     redactor.warm_up()
     if workers <= 1 or len(tasks) <= 1:

@@ -42,7 +42,7 @@ def _fail_line(failure: Failure) -> None:
 
 
 def _run(tasks: Sequence[tuple[Path, Path | None]], policy: Policy,
-         workers: int, session: str | None = None) -> Iterator[Report | Failure]:
+         workers: int | None, session: str | None = None) -> Iterator[Report | Failure]:
     """Results of ``batch.run``; a setup error (a missing model) ends the command."""
     try:
         yield from run(tasks, policy, workers, session)
@@ -76,12 +76,12 @@ def main() -> None:
               help="YAML policy file (defaults: every kind hidden with a black fill).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path),
               help="Write one JSON line per image: regions hidden, metadata removed, time.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Processes to run in parallel.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Processes to run in parallel (default: one per core).")
 @click.option("--session", help="Vault session whose pseudonyms the replace operator writes "
               "(the ones `veil pseudonymize --session` gives the prompt).")
 def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
-           report_path: Path | None, workers: int, session: str | None) -> None:
+           report_path: Path | None, workers: int | None, session: str | None) -> None:
     """Hide faces, personal text, plates, codes and metadata in images: INPUTS are files,
     globs or folders."""
     policy = _load_policy(policy_path)
@@ -126,8 +126,10 @@ def _summary(reports: list[Report], failures: list[Failure], seconds: float) -> 
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--policy", "policy_path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per image on stdout.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True)
-def scan(inputs: Sequence[str], policy_path: Path | None, as_json: bool, workers: int) -> None:
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Processes to run in parallel (default: one per core).")
+def scan(inputs: Sequence[str], policy_path: Path | None, as_json: bool,
+         workers: int | None) -> None:
     """Show what would be hidden in INPUTS; nothing is written."""
     policy = _load_policy(policy_path)
     jobs, failures = collect(inputs)

@@ -13,10 +13,10 @@ import numpy as np
 from PIL import Image
 
 from veil.anonymize import OperatorSpec, Replace
+from veil.detect import faces
 from veil.detect.base import Detector
 from veil.detect.codes import DEFAULT_THRESHOLD as CODE_THRESHOLD
 from veil.detect.codes import CodeDetector
-from veil.detect.faces import DEFAULT_MARGIN, DEFAULT_THRESHOLD, CenterFace
 from veil.detect.image_text import ImageTextDetector
 from veil.errors import DetectorError, InputError, VeilError
 from veil.images import (
@@ -36,6 +36,7 @@ from veil.pseudo.engine import Pseudonymizer
 from veil.pseudo.surrogates import surrogate
 from veil.regions import Region
 from veil.report import Action, Report
+from veil.timing import StageTimes, stage, stages
 
 _INVERSE_ORIENTATION = {6: 8, 8: 6}
 
@@ -45,9 +46,11 @@ def default_detectors(policy: Policy) -> list[Detector]:
     detectors: list[Detector] = []
     face = policy.rule("face")
     if face.enabled:
-        detectors.append(CenterFace(
-            threshold=DEFAULT_THRESHOLD if face.threshold is None else face.threshold,
-            margin=DEFAULT_MARGIN if face.margin is None else face.margin,
+        detectors.append(faces.CenterFace(
+            threshold=_or(face.threshold, faces.DEFAULT_THRESHOLD),
+            margin=_or(face.margin, faces.DEFAULT_MARGIN),
+            min_size=_or(face.min_size, faces.DEFAULT_MIN_SIZE),
+            min_relative=_or(face.min_relative, faces.DEFAULT_MIN_RELATIVE),
         ))
     text = policy.enabled("text") or any(
         k.startswith("text.") and rule.enabled for k, rule in policy.kinds.items())
@@ -58,6 +61,10 @@ def default_detectors(policy: Policy) -> list[Detector]:
         detectors.append(CodeDetector(
             threshold=CODE_THRESHOLD if code.threshold is None else code.threshold))
     return detectors
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 class Redactor:
@@ -108,6 +115,12 @@ class Redactor:
         With ``session``, text hidden by the ``replace`` operator is replaced by the
         session's pseudonym of the value, the same one its prompt text gets."""
         start = time.perf_counter()
+        with stages(self.policy.limits.image_seconds) as times:
+            pixels, regions = self._redact_pixels(picture, session)
+        return picture.with_pixels(pixels), self._report(picture, regions, start, times)
+
+    def _redact_pixels(self, picture: Picture, session: str | None
+                       ) -> tuple[np.ndarray, list[Region]]:
         regions = self.scan(picture)
         by_operator: dict[OperatorSpec, list[Region]] = defaultdict(list)
         drawn: dict[tuple[str, str], str] = {}
@@ -118,36 +131,46 @@ class Redactor:
             by_operator[operator].append(region)
         pixels = picture.pixels
         channels = colour_channels(picture.mode)
-        for operator, group in by_operator.items():
-            if channels is None:
-                pixels = operator.apply_all(pixels, group)
-            else:
-                pixels = pixels.copy()
-                pixels[..., :channels] = operator.apply_all(pixels[..., :channels], group)
-        return picture.with_pixels(pixels), self._report(picture, regions, start)
+        with stage("hide"):
+            for operator, group in by_operator.items():
+                if channels is None:
+                    pixels = operator.apply_all(pixels, group)
+                else:
+                    pixels = pixels.copy()
+                    pixels[..., :channels] = operator.apply_all(pixels[..., :channels], group)
+        return pixels, regions
 
     def redact_file(self, src: Path, dst: Path, session: str | None = None) -> Report:
         """Read ``src``, redact it, write ``dst`` atomically. Nothing is written on error."""
         start = time.perf_counter()
-        picture = read_image(src, self.policy.limits)
-        out, report = self.redact(picture, session)
-        write_atomic(dst, encode_image(out, self.policy.jpeg_quality))
-        return replace(report, ms=(time.perf_counter() - start) * 1000)
+        with stages(self.policy.limits.image_seconds) as times:
+            with stage("decode"):
+                picture = read_image(src, self.policy.limits)
+            out, report = self.redact(picture, session)
+            with stage("encode"):
+                data = encode_image(out, self.policy.jpeg_quality)
+            write_atomic(dst, data)
+        times.update(report.stages)
+        return replace(report, ms=(time.perf_counter() - start) * 1000, stages=times)
 
     def scan_file(self, src: Path) -> Report:
         """What ``redact_file`` would hide, without writing anything."""
         start = time.perf_counter()
-        picture = read_image(src, self.policy.limits)
-        return self._report(picture, self.scan(picture), start)
+        with stages(self.policy.limits.image_seconds) as times:
+            with stage("decode"):
+                picture = read_image(src, self.policy.limits)
+            regions = self.scan(picture)
+        return self._report(picture, regions, start, times)
 
-    def _report(self, picture: Picture, regions: list[Region], start: float) -> Report:
+    def _report(self, picture: Picture, regions: list[Region], start: float,
+                times: StageTimes) -> Report:
         actions = tuple(
             Action(r.kind, r.box, r.score, self.policy.operator_for(r.kind).name, r.source)
             for r in regions
         )
         width, height = picture.size
         return Report(width, height, actions, picture.metadata,
-                      (time.perf_counter() - start) * 1000)
+                      (time.perf_counter() - start) * 1000, stages=dict(times))
 
     def _surrogate(self, region: Region, session: str | None,
                    drawn: dict[tuple[str, str], str]) -> str | None:

@@ -34,6 +34,10 @@ class KindRule(BaseModel):
     operator: OperatorSpec | None = None
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     margin: float | None = Field(default=None, ge=0.0, le=2.0)
+    min_size: float | None = Field(default=None, ge=1.0)
+    """Faces: the smallest face height (px) searched for."""
+    min_relative: float | None = Field(default=None, ge=0.0, le=0.5)
+    """Faces: nor smaller than this share of the picture's shorter side."""
 
     _shorthand = field_validator("operator", mode="before")(_operator_shorthand)
 
@@ -46,6 +50,9 @@ class Limits(BaseModel):
     max_pixels: int = Field(default=100_000_000, gt=0)
     max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     max_text_chars: int = Field(default=2_000_000, gt=0)
+    image_seconds: float = Field(default=300.0, gt=0)
+    """Time budget per image: an image still being processed past it is blocked (fail
+    closed, the rest of a batch goes on)."""
 
 
 def _kind_matches(kind: str, patterns: tuple[str, ...]) -> bool:

@@ -37,6 +37,9 @@ class Report:
     ms: float = 0.0
     file: str | None = None
     error: str | None = field(default=None)
+    stages: dict[str, float] = field(default_factory=dict)
+    """Milliseconds per stage (decode, faces, ocr.detect, ocr.read, text, plates, codes,
+    hide, encode): where the time went."""
 
     def counts(self) -> dict[str, int]:
         """How many regions of each kind were hidden."""
@@ -53,6 +56,7 @@ class Report:
             "regions": [a.to_dict() for a in self.actions],
             "metadata_removed": list(self.metadata_removed),
             "ms": round(self.ms, 1),
+            "stages": {name: round(ms, 1) for name, ms in self.stages.items()},
         }
         if self.error is not None:
             data["error"] = self.error

@@ -22,6 +22,7 @@ import zxingcpp
 from veil.detect import text_patterns as tp
 from veil.detect.text_pii import TextDetector
 from veil.regions import Region, clip_box
+from veil.timing import stage
 
 SOURCE = f"zxing@{version('zxing-cpp')}"
 DEFAULT_THRESHOLD = 0.5
@@ -167,6 +168,10 @@ class CodeDetector:
         self.text_detector = text_detector or TextDetector()
 
     def detect(self, image: np.ndarray) -> list[Region]:
+        with stage("codes"):
+            return self._detect(image)
+
+    def _detect(self, image: np.ndarray) -> list[Region]:
         gray = _gray(image)
         h, w = gray.shape
         if h == 0 or w == 0:

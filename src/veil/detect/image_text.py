@@ -23,6 +23,7 @@ from veil.detect.ocr import NAME as OCR_NAME
 from veil.detect.ocr import TEXT_SCORE, Line, Word, read_lines
 from veil.detect.text_pii import TextDetector, resolve
 from veil.regions import Box, Region, Span
+from veil.timing import stage
 
 SOURCE = f"{OCR_NAME}+text@1"
 PAD = (0.25, 0.05)
@@ -108,11 +109,13 @@ class ImageTextDetector:
 
     def detect(self, image: np.ndarray) -> list[Region]:
         lines = read_lines(image, min_score=0.0)  # plates need the lines OCR could not read
-        found = self.text_regions(image, lines) if self._text else []
+        with stage("text"):
+            found = self.text_regions(image, lines) if self._text else []
         if self._plates:
             from veil.detect.plates import plate_regions
 
-            found += plate_regions(image, lines)
+            with stage("plates"):
+                found += plate_regions(image, lines)
         return found
 
     def text_regions(self, image: np.ndarray, lines: Sequence[Line]) -> list[Region]:
