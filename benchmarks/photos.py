@@ -9,7 +9,8 @@ machine noise over all of them.
 
 Prints per set: time per photo (median, p90) for each, Veil's stage times, false face
 regions per photo without people (every face region there is false), and face recall by
-the corpus rule on photos with people. Usage:
+the corpus rule on photos with people (deface with its default blur, whose faces often stay
+recognisable by that rule on large photos). Usage:
 ``.venv/bin/python benchmarks/photos.py [--corpus ../shared/corpus] [--sets photos_hires,faces]``
 """
 
@@ -115,15 +116,22 @@ def measure(folder: Path, redactors: dict[str, Redactor], worker: DefaceWorker,
     recall = {name: score_images(folder, out / name) for name in (*redactors, "deface")}
     megapixels = [r["width"] * r["height"] / 1e6 for r in records]
     return {"set": folder.name, "photos": len(records), "megapixels": megapixels, "ms": ms,
+            "files": [r["file"] for r in records],
             "stages": stage_ms, "false_faces": false_faces, "recall": recall}
 
 
 def report(result: dict[str, Any]) -> None:
     mp = result["megapixels"]
     print(f"\n## {result['set']}: {result['photos']} photos, {min(mp):.1f} to {max(mp):.1f} MP")
-    print(f"{'tool':18} {'ms median':>10} {'ms p90':>8}")
+    big = [i for i, m in enumerate(mp) if m >= 8]
+    print(f"{'tool':18} {'ms median':>10} {'ms p90':>8} {'median >= 8 MP':>15} ({len(big)} photos)")
     for name, values in result["ms"].items():
-        print(f"{name:18} {statistics.median(values):10.0f} {np.percentile(values, 90):8.0f}")
+        large = statistics.median([values[i] for i in big]) if big else float("nan")
+        print(f"{name:18} {statistics.median(values):10.0f} {np.percentile(values, 90):8.0f} "
+              f"{large:15.0f}")
+    slowest = sorted(zip(result["ms"]["veil default"], result["files"], strict=True))[-3:]
+    print("slowest with the default policy: "
+          + ", ".join(f"{name} {ms:.0f} ms" for ms, name in reversed(slowest)))
     stages = ", ".join(f"{k} {statistics.median(v):.0f}" for k, v in result["stages"].items())
     print(f"veil default, median ms per stage: {stages}")
     for name, counts in result["false_faces"].items():

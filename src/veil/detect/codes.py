@@ -30,6 +30,10 @@ PERSONAL_SCORE = 1.0
 OTHER_SCORE = 0.25
 DEFAULT_MARGIN = 0.1
 MIN_MARGIN = 4
+ZXING_MAX_SIDE = 65_535
+"""The reader refuses larger sides; such pictures are read shrunk to fit."""
+TURNED_PIXELS = 8_000_000
+"""Area at which the turned views (slanted linear barcodes) are read, at most."""
 # Findings of TextDetector that do not make content personal by themselves.
 NOT_PERSONAL = frozenset({"URL", "DATE_TIME"})
 
@@ -221,6 +225,12 @@ class CodeDetector:
         """Images to read, each with the map of its points back to ``gray``, the formats
         to look for and whether to try light-on-dark codes too."""
         h, w = gray.shape
+        if max(h, w) > ZXING_MAX_SIDE:  # the reader's own limit: fit the picture into it
+            fit = ZXING_MAX_SIDE / max(h, w)
+            small = cv2.resize(gray, (max(1, int(w * fit)), max(1, int(h * fit))),
+                               interpolation=cv2.INTER_AREA)
+            yield small, _scaled(1 / fit), _EVERY, True
+            return
         yield gray, _same, _EVERY, True
         scale = min(self.upscale, (self.max_upscaled_pixels / (w * h)) ** 0.5)
         if scale >= 1 and self.upscale > 1:
@@ -229,9 +239,13 @@ class CodeDetector:
             blur = cv2.GaussianBlur(big, (0, 0), scale)
             sharp = cv2.addWeighted(big, 2.5, blur, -1.5, 0)
             yield sharp, _scaled(1 / scale), _EVERY, False
+        shrink = min(1.0, (TURNED_PIXELS / (w * h)) ** 0.5)
+        base = gray if shrink == 1 else cv2.resize(
+            gray, (max(1, round(w * shrink)), max(1, round(h * shrink))),
+            interpolation=cv2.INTER_AREA)
         for angle in _LINEAR_TURNS:
-            turned, back = _turn(gray, angle)
-            yield turned, back, _LINEAR_FORMATS, True
+            turned, back = _turn(base, angle)
+            yield turned, _then(back, 1 / shrink), _LINEAR_FORMATS, True
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -247,6 +261,10 @@ def _same(points: np.ndarray) -> np.ndarray:
 
 def _scaled(factor: float) -> _Back:
     return lambda points: points * factor
+
+
+def _then(back: _Back, factor: float) -> _Back:
+    return lambda points: back(points) * factor
 
 
 def _turn(gray: np.ndarray, angle: float) -> tuple[np.ndarray, _Back]:
