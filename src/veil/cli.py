@@ -75,7 +75,8 @@ def main() -> None:
 @click.option("--policy", "policy_path", type=click.Path(path_type=Path),
               help="YAML policy file (defaults: every kind hidden with a black fill).")
 @click.option("--report", "report_path", type=click.Path(path_type=Path),
-              help="Write one JSON line per image: regions hidden, metadata removed, time.")
+              help="Write one JSON line per image: regions hidden, metadata removed, time "
+              "and time per stage.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Processes to run in parallel (default: one per core).")
 @click.option("--session", help="Vault session whose pseudonyms the replace operator writes "

@@ -49,8 +49,9 @@ VISIBLE_FACE = 16
 """Height (px at a pass's input) from which that pass must see a face the other found."""
 CONFIDENT = 0.5
 """Score from which a face needs no confirmation by the other pass."""
-CROWD = 2
-"""Faces seen with a ``CONFIDENT`` score from which a picture counts as showing people."""
+CROWD = 4
+"""Faces seen with a ``CONFIDENT`` score from which a picture counts as a crowd (a group
+photo, a street, a stadium), where faint faces are more likely faces than texture."""
 UNSEEN_THRESHOLD = 0.15
 """Score a face needs when the other pass cannot see it (too small there)."""
 _XS = [0, 2, 5, 7, 9, 11, 13]
@@ -129,7 +130,7 @@ class CenterFace:
     (``threshold`` rising to ``LARGE_THRESHOLD`` between ``SMALL_FACE`` and ``LARGE_FACE``
     pixels at the model's input), and a face that the other pass is able to see must be
     seen by it too, unless its score alone is convincing (``CONFIDENT``). Both checks
-    are lifted in pictures that clearly show people (``CROWD``).
+    are lifted in crowds (``CROWD`` faces seen clearly).
     """
 
     name = "centerface"
@@ -165,8 +166,8 @@ class CenterFace:
 
     def _confirmed(self, found: list[tuple[float, np.ndarray]]) -> np.ndarray:
         """The candidates of every pass that pass the texture checks. Where the model
-        already sees ``CROWD`` faces clearly, people are present and faint candidates are
-        more likely faces than texture: every candidate is kept."""
+        already sees ``CROWD`` faces clearly, faint candidates are more likely faces than
+        texture: every candidate is kept."""
         kept: list[np.ndarray] = [np.empty((0, 15), np.float32)]
         everything = np.concatenate([dets for _, dets in found] + kept)
         sure = everything[everything[:, 4] >= CONFIDENT]

