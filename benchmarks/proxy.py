@@ -9,11 +9,15 @@ every chat completion at once with a fixed answer holding two pseudonyms) and th
    a request with one 1-megapixel JPEG photo; beside it the image pipeline's own time
    (decode, redact, encode, in this process);
 2. throughput: 32 concurrent clients sending the text prompt for ``--seconds``; requests
-   per second, latency under load and errors.
+   per second, latency under load and errors;
+3. parallel images: wall time of one request with the 1-megapixel photo, then of 8 such
+   requests sent at once, against the target ``8 at once <= 1.5 x (one x 8 / cores)``
+   (the image workers, ``server.image_workers``, share the cores).
 
 Usage: ``.venv/bin/python benchmarks/proxy.py [--seconds 60] [--requests 300]
-[--image-requests 15] [--vault-dir DIR]`` (``--vault-dir /dev/shm`` shows the cost of the
-vault's disk syncs). Prints the figures; exit status 1 if any request failed.
+[--image-requests 15] [--vault-dir DIR] [--image-workers N] [--images-only]``
+(``--vault-dir /dev/shm`` shows the cost of the vault's disk syncs; ``--images-only`` runs
+part 3 alone). Prints the figures; exit status 1 if any request failed.
 """
 
 from __future__ import annotations
@@ -171,6 +175,33 @@ async def load(proxy: str, seconds: float, clients: int, errors: list[str]
     return len(latencies), latencies
 
 
+async def concurrent_images(proxy: str, image: bytes, n: int, errors: list[str]) -> float:
+    """Wall seconds for ``n`` requests with ``image`` sent at once."""
+    payload = body(PERSONAL, image, model="parallel")
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(timeout=600) as client:
+        async def one() -> None:
+            r = await client.post(f"{proxy}/chat/completions", json=payload, headers=headers)
+            if r.status_code != 200:
+                errors.append(f"HTTP {r.status_code}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(n)))
+        return time.perf_counter() - start
+
+
+def parallel_images(proxy: str, image: bytes, workers: int, errors: list[str]) -> None:
+    """One photo request, then 8 at once; the ratio to the target (<= 1.5)."""
+    cores = os.cpu_count() or 1
+    asyncio.run(concurrent_images(proxy, image, workers, errors))  # every worker warm
+    one = min(asyncio.run(concurrent_images(proxy, image, 1, errors)) for _ in range(2))
+    eight = asyncio.run(concurrent_images(proxy, image, 8, errors))
+    ideal = one * 8 / cores
+    print(f"images in parallel ({workers} workers, {cores} cores): 1 request {one:.2f} s, "
+          f"8 at once {eight:.2f} s ({8 / eight:.2f} images/s); 8 at once / (1 x 8 / cores) "
+          f"= {eight / ideal:.2f} (target <= 1.50)")
+
+
 def report(label: str, direct: list[float], proxied: list[float]) -> None:
     d50, d99 = pct(direct, 50) * 1000, pct(direct, 99) * 1000
     p50, p99 = pct(proxied, 50) * 1000, pct(proxied, 99) * 1000
@@ -208,6 +239,37 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180)
     raise SystemExit("veil serve did not become ready")
 
 
+def latency_and_load(args: argparse.Namespace, direct: str, proxy: str, image: bytes,
+                     work: Path, errors: list[str]) -> None:
+    """Parts 1 and 2: added latency per case, then throughput under load."""
+    with httpx.Client(timeout=120) as client:
+        paired(client, direct, proxy, body(PERSONAL), 20, errors)  # warm-up
+        cases: list[tuple[str, Callable[[], tuple[list[float], list[float]]]]] = [
+            ("text, name + email", lambda: paired(
+                client, direct, proxy, body(PERSONAL, model="personal"), args.requests,
+                errors)),
+            ("text, no personal data", lambda: paired(
+                client, direct, proxy, body(PLAIN, model="plain"), args.requests, errors)),
+            ("text + 1 MP photo", lambda: paired(
+                client, direct, proxy, body(PERSONAL, image, model="photo"),
+                args.image_requests, errors)),
+        ]
+        results = {label: run() for label, run in cases}
+    for label, (d, p) in results.items():
+        report(label, d, p)
+    breakdown(work / "audit.jsonl")
+    own = pipeline_ms(image, args.image_requests)
+    d, p = results["text + 1 MP photo"]
+    added = (pct(p, 50) - pct(d, 50)) * 1000
+    print(f"image pipeline alone (decode+redact+encode): p50 {statistics.median(own):.1f} "
+          f"ms; gateway's added p50 is {added / statistics.median(own):.2f}x of it "
+          "(target <= 1.10)")
+    count, latencies = asyncio.run(load(proxy, args.seconds, args.clients, errors))
+    print(f"load: {args.clients} clients x {args.seconds:.0f} s, text with name + email: "
+          f"{count / args.seconds:.1f} requests/s, p50 {pct(latencies, 50) * 1000:.1f} ms, "
+          f"p99 {pct(latencies, 99) * 1000:.1f} ms, errors {len(errors)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the load test")
@@ -216,6 +278,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--vault-dir", type=Path, default=None,
                         help="folder for the vault and audit log (default: a temp folder)")
+    parser.add_argument("--image-workers", type=int, default=None,
+                        help="server.image_workers (default: one per core)")
+    parser.add_argument("--images-only", action="store_true",
+                        help="measure only the parallel images (part 3)")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
@@ -226,6 +292,9 @@ def main() -> None:
     policy.write_text("roles: {agent: {restore: [text]}}\n"
                       f"keys: [{{name: bench, sha256: {hashlib.sha256(KEY.encode()).hexdigest()},"
                       " role: agent}]\n")
+    workers = args.image_workers or os.cpu_count() or 1
+    if args.image_workers:
+        policy.write_text(policy.read_text() + f"server: {{image_workers: {workers}}}\n")
     upstream = subprocess.Popen([sys.executable, __file__, "--serve-upstream"],
                                 stdout=subprocess.PIPE)
     assert upstream.stdout is not None
@@ -243,32 +312,9 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} cores, {sys.platform}, load average "
               f"{os.getloadavg()[0]:.1f}; vault and audit in {work}")
         image = photo()
-        with httpx.Client(timeout=120) as client:
-            paired(client, direct, proxy, body(PERSONAL), 20, errors)  # warm-up
-            cases: list[tuple[str, Callable[[], tuple[list[float], list[float]]]]] = [
-                ("text, name + email", lambda: paired(
-                    client, direct, proxy, body(PERSONAL, model="personal"), args.requests,
-                    errors)),
-                ("text, no personal data", lambda: paired(
-                    client, direct, proxy, body(PLAIN, model="plain"), args.requests, errors)),
-                ("text + 1 MP photo", lambda: paired(
-                    client, direct, proxy, body(PERSONAL, image, model="photo"),
-                    args.image_requests, errors)),
-            ]
-            results = {label: run() for label, run in cases}
-        for label, (d, p) in results.items():
-            report(label, d, p)
-        breakdown(work / "audit.jsonl")
-        own = pipeline_ms(image, args.image_requests)
-        d, p = results["text + 1 MP photo"]
-        added = (pct(p, 50) - pct(d, 50)) * 1000
-        print(f"image pipeline alone (decode+redact+encode): p50 {statistics.median(own):.1f} "
-              f"ms; gateway's added p50 is {added / statistics.median(own):.2f}x of it "
-              "(target <= 1.10)")
-        count, latencies = asyncio.run(load(proxy, args.seconds, args.clients, errors))
-        print(f"load: {args.clients} clients x {args.seconds:.0f} s, text with name + email: "
-              f"{count / args.seconds:.1f} requests/s, p50 {pct(latencies, 50) * 1000:.1f} ms, "
-              f"p99 {pct(latencies, 99) * 1000:.1f} ms, errors {len(errors)}")
+        if not args.images_only:
+            latency_and_load(args, direct, proxy, image, work, errors)
+        parallel_images(proxy, image, workers, errors)
     finally:
         gateway.terminate()
         upstream.terminate()

@@ -37,7 +37,9 @@ def policy(**server: Any) -> Policy:
         "roles": {"agent": {"restore": ["text"]}, "reader": {},
                   "partial": {"restore": ["text.EMAIL_ADDRESS"]}},
         "keys": keys,
-        "server": {"upstream_timeout": 1.5, "max_body_bytes": 1_000_000, **server},
+        "server": {"upstream_timeout": 1.5, "max_body_bytes": 1_000_000,
+                   "image_workers": 1,  # no images in these tests
+                   **server},
     })
 
 

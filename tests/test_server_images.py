@@ -3,10 +3,16 @@ metadata gone), remote image URLs fetched under the SSRF guard, and fail-closed 
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import io
 import json
+import os
+import signal
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +24,18 @@ from PIL import Image, ImageDraw, ImageFont
 from conftest import FACE_BOX, exif_with_personal_data
 from upstream_double import UpstreamDouble, run_app
 from veil.detect.ocr import read_lines
-from veil.pipeline import Redactor
+from veil.pipeline import Redactor, default_detectors
 from veil.policy import Policy
 from veil.regions import Region
-from veil.server.app import create_app
+from veil.server.app import Gateway, create_app
 from veil.server.auth import hash_key
+from veil.server.images import (
+    ImageJob,
+    ImagePool,
+    ImageTimeoutError,
+    Redacted,
+    RedactorFactory,
+)
 from veil.server.settings import Settings
 
 KEY, TEXT_ONLY_KEY = "sk-test-images", "sk-test-text-only"
@@ -35,7 +48,8 @@ def policy() -> Policy:
         "keys": [{"name": "viewer", "sha256": hash_key(KEY), "role": "viewer"},
                  {"name": "text-only", "sha256": hash_key(TEXT_ONLY_KEY), "role": "text_only"}],
         "server": {"fetch_allow_networks": ["127.0.0.1/32"], "max_images": 3,
-                   "fetch_max_bytes": 2_000_000, "fetch_max_redirects": 2},
+                   "fetch_max_bytes": 2_000_000, "fetch_max_redirects": 2,
+                   "image_workers": 2},
     })
 
 
@@ -253,15 +267,189 @@ class Broken:
         return []
 
 
+def broken_redactor(policy: Policy) -> Redactor:
+    """Built in each image worker (a spawned process imports this module)."""
+    return Redactor(policy, detectors=[Broken()])
+
+
 def test_a_failing_detector_blocks_the_request(tmp_path: Path, double: UpstreamDouble,
                                                astronaut: np.ndarray) -> None:
     double.reset()
     settings = Settings(upstream=double.url, policy=policy(), vault_path=tmp_path / "v.db",
                         audit_path=tmp_path / "a.jsonl")
-    redactor = Redactor(settings.policy, detectors=[Broken()])
-    with run_app(create_app(settings, redactor=redactor)) as url, \
+    with run_app(create_app(settings, redactor=broken_redactor)) as url, \
             httpx.Client(base_url=url, timeout=30) as client:
         r = send(client, data_url(encode(astronaut)))
         assert error_code(r, 500) == "detector_failed"
         assert "not sent" in r.json()["error"]["message"]
     assert double.received == []
+
+
+# --- the image workers: parallel, within a time budget, surviving a crash -----------------
+
+def test_concurrent_requests_are_all_redacted(client: httpx.Client, double: UpstreamDouble,
+                                              astronaut: np.ndarray) -> None:
+    photo = data_url(encode(astronaut))
+    page = Image.new("RGB", (900, 120), "white")
+    ImageDraw.Draw(page).text((30, 40), f"Contact: {EMAIL}", fill="black",
+                              font=ImageFont.load_default(40))
+    requests = [(photo,), (photo, photo), (data_url(encode(np.asarray(page))),), (photo,)]
+    with ThreadPoolExecutor(len(requests)) as threads:
+        answers = list(threads.map(lambda urls: send(client, *urls), requests))
+    assert [a.status_code for a in answers] == [200] * len(requests), answers[0].text
+    images = forwarded_images(double)
+    assert len(images) == 5
+    photos = [i for i in images if i.size == (512, 512)]
+    assert len(photos) == 4 and all(face_hidden(i) for i in photos)
+    (text,) = [i for i in images if i.size == (900, 120)]
+    assert "jane.roe" not in " ".join(
+        line.text for line in read_lines(np.asarray(text.convert("RGB"))))
+
+
+FACES_ONLY = {"text": {"enabled": False}, "plate": {"enabled": False},
+              "code": {"enabled": False}}  # the real face model alone: workers warm fast
+
+
+def faces_policy(image_seconds: float = 300.0) -> Policy:
+    return Policy.from_dict({
+        "kinds": FACES_ONLY, "limits": {"image_seconds": image_seconds},
+        "roles": {"viewer": {"restore": ["*"]}},
+        "keys": [{"name": "viewer", "sha256": hash_key(KEY), "role": "viewer"}],
+        "server": {"image_workers": 2},
+    })
+
+
+@contextlib.contextmanager
+def faces_gateway(double: UpstreamDouble, tmp: Path, policy: Policy,
+                  redactor: RedactorFactory = Redactor) -> Iterator[tuple[httpx.Client, Gateway]]:
+    double.reset()
+    settings = Settings(upstream=double.url, policy=policy, vault_path=tmp / "v.db",
+                        audit_path=tmp / "a.jsonl")
+    app = create_app(settings, redactor=redactor)
+    with run_app(app) as url, httpx.Client(base_url=url, timeout=60) as client:
+        yield client, app.state.gateway
+
+
+def test_an_image_over_its_time_budget_blocks_the_request(
+        tmp_path: Path, double: UpstreamDouble, astronaut: np.ndarray) -> None:
+    with faces_gateway(double, tmp_path, faces_policy(image_seconds=0.001)) as (client, _):
+        r = send(client, data_url(encode(astronaut)))
+        assert error_code(r, 422) == "image_timeout"
+        assert "not sent" in r.json()["error"]["message"]
+        assert send(client).status_code == 200  # a request without images goes through
+    assert len(double.received) == 1 and not forwarded_images(double)
+    audit = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [(a["status"], a["error"]) for a in audit] == [(422, "image_timeout"), (200, None)]
+
+
+CRASH_SIZE = (40, 30)
+
+
+class Crash:
+    """Kills its own worker process on a 40x30 image."""
+
+    name = "crash"
+    kinds = ("face",)
+
+    def detect(self, image: np.ndarray) -> list[Region]:
+        if image.shape[:2] == CRASH_SIZE[::-1]:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return []
+
+
+def crashing_redactor(policy: Policy) -> Redactor:
+    return Redactor(policy, detectors=[*default_detectors(policy), Crash()])
+
+
+def wait_reaped(pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to see a worker end")
+def test_a_worker_that_dies_fails_its_request_and_the_gateway_keeps_serving(
+        tmp_path: Path, double: UpstreamDouble, astronaut: np.ndarray) -> None:
+    photo = data_url(encode(astronaut))
+    with faces_gateway(double, tmp_path, faces_policy(), crashing_redactor) as (client, gw):
+        first = gw.images.pids
+        assert len(first) == 2
+        crash = data_url(encode(np.zeros((CRASH_SIZE[1], CRASH_SIZE[0], 3), np.uint8)))
+        r = send(client, crash)
+        assert error_code(r, 500) == "detector_failed"
+        assert "not sent" in r.json()["error"]["message"]
+        assert double.received == []
+        assert send(client, photo).status_code == 200  # new workers
+        second = gw.images.pids
+        assert len(second) == 2 and not second & first
+        victim = next(iter(second))  # a worker killed while idle: no image was in it
+        os.kill(victim, signal.SIGKILL)
+        wait_reaped(victim)
+        assert send(client, photo).status_code == 200
+    images = forwarded_images(double)
+    assert len(images) == 2 and all(face_hidden(i) for i in images)
+
+
+class Sleepy:
+    """Sleeps without a stage boundary on a 33 px wide image (a worker stuck in a model)."""
+
+    name = "sleepy"
+    kinds = ("face",)
+
+    def detect(self, image: np.ndarray) -> list[Region]:
+        if image.shape[1] == 33:
+            time.sleep(120)
+        return []
+
+
+def sleepy_redactor(policy: Policy) -> Redactor:
+    return Redactor(policy, detectors=[Sleepy()])
+
+
+def test_a_stuck_worker_is_given_up_after_the_budget_and_replaced() -> None:
+    policy = Policy.from_dict({"limits": {"image_seconds": 0.5}})
+    pool = ImagePool(policy, {"r": policy}, 1, sleepy_redactor)
+    stuck = ImageJob(encode(np.zeros((20, 33, 3), np.uint8)), "r")
+    fine = ImageJob(encode(np.zeros((20, 32, 3), np.uint8)), "r")
+
+    async def run() -> tuple[set[int], set[int]]:
+        await pool.start()
+        first = pool.pids
+        try:
+            with pytest.raises(ImageTimeoutError):
+                await pool.redact(stuck)
+            result = await pool.redact(fine)
+            assert isinstance(result, Redacted) and result.mime == "image/png"
+            return first, pool.pids
+        finally:
+            await pool.close()
+
+    first, second = asyncio.run(run())
+    assert len(second) == 1 and not first & second
+    wait_reaped(next(iter(first)))
+    assert not Path(f"/proc/{next(iter(first))}").exists()  # the stuck worker was stopped
+
+
+def test_replace_writes_the_prompts_pseudonym_over_text_in_an_image(
+        tmp_path: Path, double: UpstreamDouble) -> None:
+    policy = Policy.from_dict({
+        "kinds": {"text": {"operator": "replace"}, "face": {"enabled": False},
+                  "plate": {"enabled": False}, "code": {"enabled": False}},
+        "roles": {"viewer": {"restore": ["*"]}},
+        "keys": [{"name": "viewer", "sha256": hash_key(KEY), "role": "viewer"}],
+        "server": {"image_workers": 1},
+    })
+    page = Image.new("RGB", (900, 120), "white")
+    ImageDraw.Draw(page).text((30, 40), f"Contact: {EMAIL}", fill="black",
+                              font=ImageFont.load_default(40))
+    with faces_gateway(double, tmp_path, policy) as (client, _):
+        r = send(client, data_url(encode(np.asarray(page))), text=f"Who is {EMAIL}?")
+        assert r.status_code == 200, r.text
+        assert r.json()["choices"][0]["message"]["content"] == f"Who is {EMAIL}?"
+    (body,) = double.chats
+    assert body["messages"][0]["content"][0]["text"] == "Who is <EMAIL_ADDRESS_1>?"
+    (image,) = forwarded_images(double)
+    read = " ".join(line.text for line in read_lines(np.asarray(image.convert("RGB"))))
+    assert "jane.roe" not in read and "EMAIL_ADDRESS_1" in read.replace(" ", "")
+    (record,) = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert record["operators"]["replace"] == 1 and record["restorable"] == 1

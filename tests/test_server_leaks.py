@@ -31,7 +31,7 @@ def policy(**server: Any) -> Policy:
         "roles": {"agent": {"restore": ["text"]}, "reader": {}},
         "keys": [{"name": "agent", "sha256": hash_key(AGENT), "role": "agent"},
                  {"name": "reader", "sha256": hash_key(READER), "role": "reader"}],
-        "server": {"upstream_timeout": 5, **server},
+        "server": {"upstream_timeout": 5, "image_workers": 1, **server},  # no images here
     })
 
 

@@ -115,6 +115,8 @@ class ServerPolicy(BaseModel):
     ``identifier_values``: what to do when a field that cannot take a pseudonym (``model``,
     tool and function names, ``tool_call_id`` and other ids) holds a personal value:
     ``refuse`` the request with 400 naming the field (default), or ``forward`` it as written.
+    ``image_workers``: processes redacting images in parallel (default: one per core), each
+    loading the image models once.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -128,6 +130,7 @@ class ServerPolicy(BaseModel):
     upstream_timeout: float = Field(default=300.0, gt=0)
     anonymous_role: str | None = None
     identifier_values: Literal["refuse", "forward"] = "refuse"
+    image_workers: int | None = Field(default=None, ge=1, le=256)
 
 
 class Policy(BaseModel):

@@ -11,19 +11,20 @@ written per request.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import hashlib
 import json
 import logging
+import os
 import re
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import anyio
@@ -36,11 +37,20 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from veil.audit import AuditError
 from veil.errors import DetectorError, InputError, SessionExpiredError, VaultError, VeilError
 from veil.pipeline import Redactor
+from veil.policy import Policy
 from veil.pseudo.engine import LITERAL, Pseudonymizer, default_detector
 from veil.pseudo.vault import Vault
 from veil.server.audit_writer import AuditBusyError, BoundedAuditLog
 from veil.server.auth import Caller, KeyStore, RateLimiter
 from veil.server.fetch import Fetcher
+from veil.server.images import (
+    ImageJob,
+    ImagePool,
+    Name,
+    NamesNeeded,
+    Redacted,
+    RedactorFactory,
+)
 from veil.server.protect import Findings, Protector, decode_data_url, known_kinds, role_policy
 from veil.server.responses import ResponseRestorer, parse_responses, restore_response_sse
 from veil.server.schemas import (
@@ -54,6 +64,7 @@ from veil.server.schemas import (
 )
 from veil.server.settings import Settings
 from veil.server.stream import AnswerRestorer, StreamOutcome, restore_sse, stream_error
+from veil.timing import TimeBudgetError
 
 log = logging.getLogger("veil.server")
 
@@ -62,6 +73,7 @@ _SESSION = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _PURGE_SECONDS = 600.0
 AUDIT_WAIT = 2.0
 """Seconds a request waits for the audit log's lock before it is refused (503)."""
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -119,24 +131,26 @@ def _session_hash(session: str) -> str:
 
 
 class Gateway:
-    """What the requests of one app share: models, vault, HTTP clients, limits, audit log."""
+    """What the requests of one app share: models, image workers, vault, HTTP clients,
+    limits, audit log."""
 
-    def __init__(self, settings: Settings, *, redactor: Redactor | None = None,
+    def __init__(self, settings: Settings, *, redactor: RedactorFactory = Redactor,
                  vault: Vault | None = None) -> None:
         self.settings = settings
         policy = settings.policy
         self._own_vault = vault is None
         self.vault = vault if vault is not None else Vault(settings.vault_path)
         try:
-            self.redactor = redactor if redactor is not None else Redactor(policy)
             detector = self.text_detector = default_detector()
-            kinds = known_kinds(self.redactor)
-            self.roles: dict[str, tuple[Pseudonymizer, Redactor]] = {}
+            kinds = known_kinds(redactor(policy))  # the detectors' kinds; no model loads
+            self.roles: dict[str, Pseudonymizer] = {}
+            policies: dict[str, Policy] = {}
             for name, role in policy.roles.items():
-                narrowed = role_policy(self.redactor.policy, role, kinds)
-                pseudonymizer = Pseudonymizer(self.vault, detector, policy=narrowed)
-                self.roles[name] = (pseudonymizer, Redactor(
-                    narrowed, detectors=self.redactor.detectors, pseudonymizer=pseudonymizer))
+                narrowed = policies[name] = role_policy(policy, role, kinds)
+                self.roles[name] = Pseudonymizer(self.vault, detector, policy=narrowed)
+            self.images = ImagePool(policy, policies,
+                                    policy.server.image_workers or os.cpu_count() or 1,
+                                    redactor)
             self.keys = KeyStore(policy)
             self.limiter = RateLimiter()
             self.audit = BoundedAuditLog(settings.audit_path, fsync=settings.audit_fsync)
@@ -145,7 +159,6 @@ class Gateway:
             raise
         self.ready = False
         self.failure: str | None = None
-        self._image_lock = threading.Lock()
         self._upstream: httpx.AsyncClient | None = None
         self._fetcher: Fetcher | None = None
 
@@ -165,12 +178,12 @@ class Gateway:
         self._fetcher = Fetcher(server)
 
     async def warm_up(self) -> None:
-        """Load every model (faces, OCR, text NER) so that /readyz means ready."""
+        """Load every model (text NER here, faces and OCR in each image worker) so that
+        /readyz means ready."""
         def load() -> None:
-            self.redactor.warm_up()
             self.text_detector.scan("Warm-up: Jane Roe lives in Paris.")
         try:
-            await run_in_threadpool(load)
+            await asyncio.gather(run_in_threadpool(load), self.images.start())
         except Exception as exc:
             self.failure = str(exc) if isinstance(exc, VeilError) else type(exc).__name__
             log.error("veil gateway: models failed to load: %s", self.failure)
@@ -188,6 +201,7 @@ class Gateway:
         for client in (self._upstream, self._fetcher):
             if client is not None:
                 await client.aclose()
+        await self.images.close()
         self.close()
 
     def close(self) -> None:
@@ -253,8 +267,10 @@ class Gateway:
                                 f"{server.max_images}", "too_many_images")
         start = time.perf_counter()
         fetched = await self._fetch_all(chat)
-        pseudonymizer, redactor = self.roles[caller.role_name]
-        protector = Protector(pseudonymizer, redactor, session)
+        images = [data if data is not None else decode_data_url(slot.url, slot.number)
+                  for slot, data in zip(chat.images, fetched, strict=True)]
+        pseudonymizer = self.roles[caller.role_name]
+        protector = Protector(pseudonymizer, session)
         outcome.findings = protector.findings
 
         def work() -> None:
@@ -266,15 +282,23 @@ class Gateway:
                 text_slot.set(text)
             for finish in chat.finish:
                 finish()
-            for slot, data in zip(chat.images, fetched, strict=True):
-                raw = data if data is not None else decode_data_url(slot.url, slot.number)
-                with self._image_lock:  # models use every core already; one image at a time
-                    slot.holder[slot.key] = protector.image(raw, slot.number)
-            if protector.findings.operators.get("replace"):
-                protector.add_image_pseudonyms()
 
         try:
-            await self._run_protection(work)
+            # the texts in a thread while the image workers redact every image at once
+            async with asyncio.TaskGroup() as group:
+                texts = group.create_task(self._run_protection(work))
+                redacting = [group.create_task(self._image(
+                    ImageJob(data, caller.role_name), slot.number, pseudonymizer, session,
+                    texts)) for slot, data in zip(chat.images, images, strict=True)]
+            for slot, task in zip(chat.images, redacting, strict=True):
+                redacted = task.result()
+                protector.count_image(redacted.report)
+                slot.holder[slot.key] = (f"data:{redacted.mime};base64,"
+                                         f"{base64.b64encode(redacted.data).decode()}")
+            if protector.findings.operators.get("replace"):
+                await self._run_protection(protector.add_image_pseudonyms)
+        except BaseExceptionGroup as group_error:
+            raise _first(group_error) from None
         finally:
             outcome.protect_ms = (time.perf_counter() - start) * 1000
         role = caller.role
@@ -283,10 +307,47 @@ class Gateway:
         outcome.restorable = len(originals)
         return AnswerRestorer(originals, json_content=chat.json_answer)
 
-    async def _run_protection(self, work: Callable[[], None]) -> None:
+    async def _image(self, job: ImageJob, number: int, pseudonymizer: Pseudonymizer,
+                     session: str, texts: asyncio.Task[None]) -> Redacted:
+        """One image redacted by the workers. Text that ``replace`` writes over gets the
+        session's pseudonyms, named here (the vault lives in this process) once the
+        prompt's own values are named, then the image is redacted again with them."""
+        redacted = await self._redact_image(job, number)
+        if isinstance(redacted, NamesNeeded):
+            await texts
+            values = redacted.values
+            names = await self._run_protection(lambda: tuple(
+                Name(entity, value, pseudonymizer.pseudonym_for(entity, value, session))
+                for entity, value in values))
+            redacted = await self._redact_image(replace(job, names=names), number)
+        if isinstance(redacted, NamesNeeded):  # read differently the second time
+            raise ApiError(500, f"image {number}: its text could not be pseudonymised; the "
+                                "request was not sent", "detector_failed", type="server_error")
+        return redacted
+
+    async def _redact_image(self, job: ImageJob, number: int) -> Redacted | NamesNeeded:
+        """The workers' answer for one image; failures become ApiErrors (fail closed)."""
+        try:
+            return await self.images.redact(job)
+        except TimeBudgetError:
+            seconds = self.settings.policy.limits.image_seconds
+            raise ApiError(422, f"image {number} could not be protected within its time "
+                                f"budget ({seconds:g} s); the request was not sent",
+                           "image_timeout") from None
+        except InputError as exc:
+            raise ApiError(400, f"image {number}: {exc}", "invalid_image") from None
+        except DetectorError as exc:
+            raise ApiError(500, f"{exc}; the request was not sent", "detector_failed",
+                           type="server_error") from None
+        except Exception as exc:  # any other failure blocks the request (fail closed)
+            log.error("veil gateway: image protection failed (%s)", type(exc).__name__)
+            raise ApiError(500, f"protection failed ({type(exc).__name__}); the request was "
+                                "not sent", "protection_failed", type="server_error") from None
+
+    async def _run_protection(self, work: Callable[[], T]) -> T:
         """Run protection ``work`` in a worker thread; its failures become ApiErrors."""
         try:
-            await run_in_threadpool(work)
+            return await run_in_threadpool(work)
         except ApiError:
             raise
         except DetectorError as exc:
@@ -309,8 +370,7 @@ class Gateway:
     async def protect_embeddings(self, request: EmbeddingsRequest, caller: Caller,
                                  session: str, outcome: Outcome) -> None:
         """Pseudonymise each input on its own (they are embedded one by one), in place."""
-        pseudonymizer, redactor = self.roles[caller.role_name]
-        protector = Protector(pseudonymizer, redactor, session)
+        protector = Protector(self.roles[caller.role_name], session)
         outcome.findings = protector.findings
         start = time.perf_counter()
 
@@ -327,8 +387,7 @@ class Gateway:
 
     async def check_model(self, model: str, caller: Caller, outcome: Outcome) -> None:
         """Refuse (or, by policy, let through) a model id holding a personal value."""
-        pseudonymizer, redactor = self.roles[caller.role_name]
-        protector = Protector(pseudonymizer, redactor, "")
+        protector = Protector(self.roles[caller.role_name], "")
         await self._run_protection(
             lambda: self._check_fixed(protector, [FixedSlot("model", model)], model, outcome))
 
@@ -359,10 +418,7 @@ class Gateway:
                 for slot in remote:
                     group.start_soon(one, slot.number, slot.url)
         except BaseExceptionGroup as group_error:
-            first = group_error.exceptions[0]
-            while isinstance(first, BaseExceptionGroup):
-                first = first.exceptions[0]
-            raise first from None
+            raise _first(group_error) from None
         return [results.get(s.number) for s in chat.images]
 
     def upstream_failure(self, exc: httpx.HTTPError) -> ApiError:
@@ -386,6 +442,19 @@ class Gateway:
                         type="upstream_error")
 
 
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error of a task group (an ApiError if there is one)."""
+    errors: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop(0)
+        if isinstance(error, BaseExceptionGroup):
+            pending[:0] = error.exceptions
+        else:
+            errors.append(error)
+    return next((e for e in errors if isinstance(e, ApiError)), errors[0])
+
+
 def _session(request: Request, caller: Caller) -> str:
     """The vault session: the caller's key and role, then the named or a fresh session."""
     name = request.headers.get(SESSION_HEADER)
@@ -397,11 +466,13 @@ def _session(request: Request, caller: Caller) -> str:
     return f"{caller.name}\0{caller.role_name}\0{name}"
 
 
-def create_app(settings: Settings, *, redactor: Redactor | None = None,
+def create_app(settings: Settings, *, redactor: RedactorFactory = Redactor,
                vault: Vault | None = None) -> FastAPI:
-    """The gateway app. ``redactor`` and ``vault`` default to ones built from ``settings``
-    (the app closes only what it built). Models load in the background after start-up;
-    ``/readyz`` answers 200 once they have."""
+    """The gateway app. ``redactor`` builds each image worker's redactor from the policy
+    (a picklable name: workers are separate processes); ``vault`` defaults to one built
+    from ``settings`` (the app closes only what it built). Models load in the background
+    after start-up (images in ``server.image_workers`` processes); ``/readyz`` answers 200
+    once they have."""
     gateway = Gateway(settings, redactor=redactor, vault=vault)
 
     @contextlib.asynccontextmanager

@@ -1,8 +1,9 @@
-"""Protecting one request: texts pseudonymised in the caller's session, images redacted.
+"""Protecting one request: texts pseudonymised in the caller's session.
 
-Runs in a worker thread (CPU-bound). What it learns for restoring the answer is kept per
-request: pseudonym -> (original, entity) for the values of this request only, so an answer
-can only be restored with values the caller sent.
+Runs in a worker thread (CPU-bound); images are redacted in the worker processes of
+``veil.server.images``. What it learns for restoring the answer is kept per request:
+pseudonym -> (original, entity) for the values of this request only, so an answer can only
+be restored with values the caller sent.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from veil.errors import InputError
-from veil.images import Picture, decode_image, encode_image, to_display
 from veil.pipeline import Redactor
 from veil.policy import Policy, Role
 from veil.pseudo.engine import ENTITIES, LITERAL, Pseudonymizer, protected
 from veil.pseudo.restore import TOKEN, token_key
 from veil.regions import Span
+from veil.report import Report
 from veil.server.document import (
     SPACED,
     TIGHT,
@@ -37,7 +37,6 @@ from veil.server.homes import home_folders
 from veil.server.names import continues_name
 from veil.server.schemas import ApiError, FixedSlot
 
-_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^,;]*)*),",
                        re.ASCII)
 
@@ -72,10 +71,11 @@ class Findings:
 
 
 class Protector:
-    """Protects the texts and images of one request in one session."""
+    """Protects the texts of one request in one session and counts what its images had
+    (images are redacted by ``veil.server.images``)."""
 
-    def __init__(self, pseudonymizer: Pseudonymizer, redactor: Redactor, session: str) -> None:
-        self._pseudo, self._redactor, self._session = pseudonymizer, redactor, session
+    def __init__(self, pseudonymizer: Pseudonymizer, session: str) -> None:
+        self._pseudo, self._session = pseudonymizer, session
         self._session_tokens: dict[tuple[str, int], tuple[str, str]] | None = None
         self.originals: dict[str, tuple[str, str]] = {}
         """pseudonym -> (original, entity), first seen in this request."""
@@ -165,24 +165,12 @@ class Protector:
         self.findings.operators["pseudonym"] += 1
         return pseudonym
 
-    def image(self, data: bytes, number: int) -> str:
-        """The image redacted, upright and without metadata, as a data URL."""
-        policy = self._redactor.policy
-        try:
-            picture = decode_image(data, policy.limits)
-        except InputError as exc:
-            raise ApiError(400, f"image {number}: {exc}", "invalid_image") from None
-        # DetectorError here blocks the request; text hidden in the image by the replace
-        # operator gets the session's pseudonyms, as the prompt does.
-        out, report = self._redactor.redact(picture, self._session)
-        upright = Picture(to_display(out.pixels, out.orientation), out.mode,
-                          _forward_format(out), 1, out.icc_profile, ())
-        encoded = encode_image(upright, policy.jpeg_quality)
+    def count_image(self, report: Report) -> None:
+        """Add what was found and done in one redacted image to the findings."""
         self.findings.images += 1
         self.findings.found.update(report.counts())
         self.findings.operators.update(a.operator for a in report.actions)
         self.findings.metadata_removed.update(report.metadata_removed)
-        return f"data:{_MIME[upright.format]};base64,{base64.b64encode(encoded).decode()}"
 
     def add_image_pseudonyms(self) -> None:
         """After images were processed with the ``replace`` operator: the session's token
@@ -221,13 +209,6 @@ def _known_values(found: Sequence[tuple[str, str]]
         map(re.escape, sorted(entities, key=len, reverse=True))) + r")(?![^\W_])",
         re.IGNORECASE)
     return pattern, entities
-
-
-def _forward_format(picture: Picture) -> str:
-    """A format every vision model reads: JPEG, PNG, WebP and GIF stay, others become PNG."""
-    if picture.format in _MIME:
-        return picture.format
-    return "JPEG" if picture.mode == "CMYK" else "PNG"
 
 
 def decode_data_url(url: str, number: int) -> bytes:
