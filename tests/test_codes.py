@@ -203,3 +203,8 @@ def test_zxing_errors_propagate(monkeypatch: pytest.MonkeyPatch, astronaut: np.n
     monkeypatch.setattr(zxingcpp, "read_barcodes", broken)
     with pytest.raises(RuntimeError):
         detector().detect(astronaut)
+
+
+def test_a_picture_wider_than_the_reader_allows_is_read_shrunk() -> None:
+    strip = np.full((40, 70_000, 3), 230, np.uint8)  # zxing refuses sides over 65535 px
+    assert CodeDetector().detect(strip) == []
