@@ -229,13 +229,13 @@ def test_text_document_maps_views_and_rewrites_crossing_spans() -> None:
 
 
 def test_home_folders_are_names() -> None:
-    from veil.server.homes import home_folders
+    from veil.detect.accounts import account_spans
 
     cases = {r"C:\Users\jkowalczyk\a.txt": ["jkowalczyk"], "/home/jk/notes": ["jk"],
              "/Users/Jane Roe/Desktop": ["Jane Roe"], r"C:\Users\Public\x": [],
              "https://example.org/home/index.html": [], r"C:\Users\%USERNAME%\x": []}
     for text, names in cases.items():
-        assert [text[s.start : s.end] for s in home_folders(text)] == names
+        assert [text[s.start : s.end] for s in account_spans(text)] == names
 
 
 def test_json_content_is_restored_json_escaped() -> None:

@@ -19,7 +19,6 @@ from veil.pipeline import Redactor
 from veil.policy import Policy, Role
 from veil.pseudo.engine import ENTITIES, LITERAL, Pseudonymizer, protected
 from veil.pseudo.restore import TOKEN, token_key
-from veil.regions import Span
 from veil.report import Report
 from veil.server.document import (
     SPACED,
@@ -33,7 +32,6 @@ from veil.server.document import (
     propagate,
     subtract,
 )
-from veil.server.homes import home_folders
 from veil.server.names import continues_name
 from veil.server.schemas import ApiError, FixedSlot
 
@@ -97,10 +95,10 @@ class Protector:
         if not doc.tight.strip():
             return list(texts)
         tokens = self._tokens(doc)
-        tight = from_view(doc, TIGHT, self._scan(doc.tight))
+        tight = from_view(doc, TIGHT, self._pseudo.scan(doc.tight))
         spaced: list[DocSpan] = []
         if doc.spaced != doc.tight:
-            spaced = [c for s in from_view(doc, SPACED, self._scan(doc.spaced))
+            spaced = [c for s in from_view(doc, SPACED, self._pseudo.scan(doc.spaced))
                       if (c := clip_glued(doc, s, continues_name))]
         found = merge(doc, clip_explained(doc, tight, spaced) + spaced)
         found = merge(doc, found + propagate(doc, found))
@@ -118,9 +116,7 @@ class Protector:
             return []
         values = [slot.value for slot in fixed]
         detector, policy = self._pseudo.detector, self._pseudo.policy
-        found = [protected(spans + home_folders(v) if policy.enabled("text.PERSON") else spans,
-                           policy)
-                 for v, spans in zip(values, detector.scan_many(values), strict=True)]
+        found = [protected(spans, policy) for spans in detector.scan_many(values)]
         known = _known_values(self.found_values)
         out = []
         for slot, spans in zip(fixed, found, strict=True):
@@ -132,12 +128,6 @@ class Protector:
             if entities:
                 out.append((slot, entities[0]))
         return out
-
-    def _scan(self, text: str) -> list[Span]:
-        spans = self._pseudo.scan(text)
-        if self._pseudo.policy.enabled("text.PERSON"):
-            spans += home_folders(text)
-        return spans
 
     def _tokens(self, doc: TextDocument) -> list[DocSpan]:
         """Token-like text: the session's own pseudonyms (kept), or the user's literals."""
