@@ -1,9 +1,10 @@
 """Test doubles: a real HTTP server standing in for the model, and a runner for the gateway.
 
 ``UpstreamDouble`` listens on 127.0.0.1 (random port) in a thread and records exactly what
-it received. It answers chat completions from a queue of ``Script``s (default: echo the
-last user text back), as JSON or as an SSE stream (chunked transfer), and can answer 500,
-hang, send garbage or cut a stream. It also serves files and redirects, for image URLs.
+it received. It answers chat completions, the Responses API and Anthropic's Messages API
+(``/v1/messages``) from a queue of ``Script``s (default: echo the last user text back), as
+JSON or as an SSE stream (chunked transfer), and can answer 500, hang, send garbage or cut
+a stream. It also serves files and redirects, for image URLs.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Script:
     """For streams: the raw data of each SSE event, sent as they are, then [DONE]."""
     logprobs: bool = False
     """Answer with log probabilities: one entry per 3 characters (per chunk in streams)."""
+    stop_sequence: str | None = None
+    """Messages API: the answer stopped at this stop sequence."""
 
 
 @dataclass
@@ -100,6 +103,11 @@ class UpstreamDouble:
     def chats(self) -> list[dict[str, Any]]:
         """The chat completion bodies received, in order."""
         return [r.json() for r in self.received if r.path.endswith("/chat/completions")]
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The Messages API bodies received, in order."""
+        return [r.json() for r in self.received if r.path.endswith("/messages")]
 
     def record(self, received: Received) -> None:
         with self._lock:
@@ -179,6 +187,9 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
                 double.stopping.wait(script.hang)
             if script.body is not None or script.status != 200:
                 self._send(script.status, script.body or b'{"error": {"message": "scripted"}}')
+                return
+            if received.path.endswith("/messages"):
+                self._messages(received.json(), script)
                 return
             request = received.json()
             text = script.text if script.text is not None else last_user_text(request)
@@ -263,6 +274,60 @@ def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
                 self._chunk(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
             self._chunk(b"")
 
+        def _messages(self, request: dict[str, Any], script: Script) -> None:
+            """A Messages API answer: one text block (and a tool_use block if scripted),
+            whole or as Anthropic's stream events."""
+            text = script.text if script.text is not None else _last_message_text(request)
+            if script.chunks is not None:
+                text = "".join(script.chunks)
+            blocks: list[dict[str, Any]] = [{"type": "text", "text": text}]
+            if script.tool_arguments is not None:
+                blocks.append({"type": "tool_use", "id": "toolu_1", "name": "send",
+                               "input": json.loads(script.tool_arguments)})
+            stop = ("stop_sequence" if script.stop_sequence is not None else
+                    "tool_use" if script.tool_arguments is not None else "end_turn")
+            message = {"id": "msg_double", "type": "message", "role": "assistant",
+                       "model": request.get("model"), "content": blocks, "stop_reason": stop,
+                       "stop_sequence": script.stop_sequence,
+                       "usage": {"input_tokens": 1, "output_tokens": 1}}
+            if not request.get("stream"):
+                self._send(200, json.dumps(message).encode())
+                return
+            pieces = script.chunks if script.chunks is not None else [
+                text[i : i + 3] for i in range(0, len(text), 3)]
+            events: list[dict[str, Any]] = [
+                {"type": "message_start", "message": {
+                    **message, "content": [], "stop_reason": None, "stop_sequence": None}},
+                {"type": "content_block_start", "index": 0,
+                 "content_block": {"type": "text", "text": ""}},
+                {"type": "ping"}]
+            events += [{"type": "content_block_delta", "index": 0,
+                        "delta": {"type": "text_delta", "text": p}} for p in pieces]
+            events.append({"type": "content_block_stop", "index": 0})
+            if script.tool_arguments is not None:
+                arguments = script.tool_arguments
+                events.append({"type": "content_block_start", "index": 1, "content_block": {
+                    "type": "tool_use", "id": "toolu_1", "name": "send", "input": {}}})
+                events += [{"type": "content_block_delta", "index": 1, "delta": {
+                    "type": "input_json_delta", "partial_json": arguments[i : i + 5]}}
+                    for i in range(0, len(arguments), 5)]
+                events.append({"type": "content_block_stop", "index": 1})
+            events += [{"type": "message_delta", "delta": {
+                "stop_reason": stop, "stop_sequence": script.stop_sequence},
+                "usage": {"output_tokens": 1}}, {"type": "message_stop"}]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for n, event in enumerate(events):
+                if script.cut_after is not None and n >= script.cut_after:
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self._chunk(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+            self._chunk(b"")
+
         def _stream(self, script: Script, text: str, model: str) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -314,6 +379,17 @@ def _last_input(request: dict[str, Any]) -> str:
             if isinstance(content, str):
                 return content
             return " ".join(p["text"] for p in content if p.get("type") == "input_text")
+    return ""
+
+
+def _last_message_text(request: dict[str, Any]) -> str:
+    """The last user text of a Messages API request (its text blocks joined)."""
+    for message in reversed(request.get("messages", [])):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            return " ".join(b["text"] for b in content if b.get("type") == "text")
     return ""
 
 

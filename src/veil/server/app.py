@@ -40,8 +40,9 @@ from veil.pipeline import Redactor
 from veil.policy import Policy
 from veil.pseudo.engine import LITERAL, Pseudonymizer, default_detector
 from veil.pseudo.vault import Vault
+from veil.server import anthropic
 from veil.server.audit_writer import AuditBusyError, BoundedAuditLog
-from veil.server.auth import Caller, KeyStore, RateLimiter
+from veil.server.auth import Caller, KeyStore, RateLimiter, UpstreamKey
 from veil.server.fetch import Fetcher
 from veil.server.images import (
     ImageJob,
@@ -167,10 +168,10 @@ class Gateway:
     async def start(self) -> None:
         server = self.settings.policy.server
         headers = {"Accept": "application/json"}
-        if self.settings.upstream_api_key:
-            headers["Authorization"] = f"Bearer {self.settings.upstream_api_key}"
+        key = self.settings.upstream_api_key
         self._upstream = httpx.AsyncClient(
             base_url=self.settings.upstream, headers=headers,
+            auth=UpstreamKey(key) if key else None,
             timeout=httpx.Timeout(server.upstream_timeout, connect=min(10.0,
                                                                       server.upstream_timeout)),
             limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
@@ -533,30 +534,38 @@ def create_app(settings: Settings, *, redactor: RedactorFactory = Redactor,
         outcome = Outcome("/v1/chat/completions")
         return await _guarded(gateway, outcome, lambda: _chat(gateway, request, outcome))
 
+    @app.post("/v1/messages")
+    async def messages(request: Request) -> Response:
+        outcome = Outcome("/v1/messages")
+        return await _guarded(gateway, outcome,
+                              lambda: anthropic.messages(gateway, request, outcome),
+                              errors=anthropic.error_response)
+
     return app
 
 
 async def _guarded(gateway: Gateway, outcome: Outcome,
-                   handler: Callable[[], Awaitable[Response]]) -> Response:
-    """Run a handler; errors become OpenAI-shaped answers; write the audit record (a stream
-    writes its own when it ends)."""
+                   handler: Callable[[], Awaitable[Response]], *,
+                   errors: Callable[[ApiError], Response] = ApiError.response) -> Response:
+    """Run a handler; errors become answers shaped by ``errors`` (OpenAI's shape by
+    default); write the audit record (a stream writes its own when it ends)."""
     try:
         response = await handler()
     except ApiError as exc:
         outcome.fail(exc)
-        response = exc.response()
+        response = errors(exc)
     except Exception as exc:
         log.error("veil gateway: unexpected %s", type(exc).__name__)
         error = ApiError(500, "internal error in the privacy gateway", "internal_error",
                          type="server_error")
         outcome.fail(error)
-        response = error.response()
+        response = errors(error)
     if isinstance(response, StreamingResponse):
         return response
     try:
         await gateway.write_audit(outcome)
     except ApiError as exc:
-        return exc.response()
+        return errors(exc)
     return response
 
 
@@ -700,10 +709,14 @@ Restore = Callable[[AsyncIterator[str], StreamOutcome], AsyncIterator[bytes]]
 
 
 async def _stream(gateway: Gateway, path: str, chat: ChatRequest, restore: Restore,
-                  outcome: Outcome) -> Response:
+                  outcome: Outcome, *, headers: dict[str, str] | None = None,
+                  error: Callable[[str, str], bytes] = stream_error) -> Response:
+    """Stream the upstream's answer through ``restore``; ``headers`` go upstream, ``error``
+    makes the event that ends a broken stream."""
     start = time.perf_counter()
     request = gateway.upstream.build_request("POST", path, json=chat.body,
-                                             headers={"Accept": "text/event-stream"})
+                                             headers={"Accept": "text/event-stream",
+                                                      **(headers or {})})
     try:
         answer = await gateway.upstream.send(request, stream=True)
     except httpx.HTTPError as exc:
@@ -731,15 +744,15 @@ async def _stream(gateway: Gateway, path: str, chat: ChatRequest, restore: Resto
                 yield event
         except httpx.TimeoutException:
             state.error = "upstream_timeout"
-            yield stream_error("the model stopped sending in time", state.error)
+            yield error("the model stopped sending in time", state.error)
         except httpx.HTTPError as exc:
             state.error = "upstream_stream_cut"
-            yield stream_error(f"the model's stream broke off ({type(exc).__name__})",
-                               state.error)
+            yield error(f"the model's stream broke off ({type(exc).__name__})",
+                        state.error)
         except Exception as exc:  # never a traceback (which could quote a value) in a log
             log.error("veil gateway: unexpected %s in a stream", type(exc).__name__)
             state.error = "internal_error"
-            yield stream_error("internal error in the privacy gateway", state.error)
+            yield error("internal error in the privacy gateway", state.error)
         finally:
             await answer.aclose()
             outcome.upstream_ms = (time.perf_counter() - start) * 1000

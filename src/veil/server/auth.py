@@ -6,8 +6,10 @@ import hashlib
 import hmac
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
+
+import httpx
 
 from veil.policy import ApiKey, Policy, Role
 from veil.server.schemas import ApiError
@@ -38,21 +40,43 @@ class KeyStore:
         self._anonymous = (Caller("anonymous", anonymous, self._roles[anonymous])
                            if anonymous is not None else None)
 
-    def caller(self, authorization: str | None) -> Caller:
-        """The caller, or ApiError(401) if the key is missing or unknown."""
-        if not authorization:
+    def caller(self, authorization: str | None, api_key: str | None = None) -> Caller:
+        """The caller, or ApiError(401) if the key is missing or unknown. ``api_key`` is an
+        ``x-api-key`` header (Anthropic's clients send the key so); sent with an
+        Authorization header too, both must hold the same key."""
+        secret = (api_key or "").strip()
+        if authorization:
+            scheme, _, bearer = authorization.partition(" ")
+            bearer = bearer.strip()
+            if scheme.lower() != "bearer" or not bearer:
+                raise _unauthorized("malformed Authorization header: expected 'Bearer <key>'")
+            if secret and not hmac.compare_digest(hash_key(secret), hash_key(bearer)):
+                raise _unauthorized("x-api-key and Authorization hold different keys")
+            secret = bearer
+        if not secret:
             if self._anonymous is not None:
                 return self._anonymous
             raise _unauthorized("missing API key: send 'Authorization: Bearer <key>'")
-        scheme, _, secret = authorization.partition(" ")
-        secret = secret.strip()
-        if scheme.lower() != "bearer" or not secret:
-            raise _unauthorized("malformed Authorization header: expected 'Bearer <key>'")
         digest = hash_key(secret)
         key = self._keys.get(digest)
         if key is None or not hmac.compare_digest(key.sha256, digest):
             raise _unauthorized("incorrect API key")
         return Caller(key.name, key.role, self._roles[key.role], key)
+
+
+class UpstreamKey(httpx.Auth):
+    """The gateway's own key on each upstream request: as ``x-api-key`` on requests in
+    Anthropic's protocol (they carry ``anthropic-version``), else as a Bearer token."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if "anthropic-version" in request.headers:
+            request.headers["x-api-key"] = self._key
+        else:
+            request.headers["Authorization"] = f"Bearer {self._key}"
+        yield request
 
 
 def _unauthorized(message: str) -> ApiError:

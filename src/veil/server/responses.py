@@ -32,7 +32,7 @@ from veil.server.schemas import (
     _schema,
     _string,
 )
-from veil.server.stream import AnswerRestorer, StreamOutcome, stream_error
+from veil.server.stream import AnswerRestorer, StreamOutcome, sse_data, stream_error
 
 FORWARDED = frozenset({
     "stream", "temperature", "top_p", "max_output_tokens", "max_tool_calls",
@@ -330,19 +330,7 @@ async def restore_response_sse(lines: AsyncIterator[str], restorer: ResponseRest
     """Upstream Responses SSE in, restored SSE out (``event:`` names kept). A malformed
     event ends the stream with an error event; so does a stream that ends before a final
     ``response.*`` event."""
-    data: list[str] = []
-
-    async def events() -> AsyncIterator[str]:
-        async for line in lines:
-            if line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif not line and data:
-                yield "\n".join(data)
-                data.clear()
-        if data:
-            yield "\n".join(data)
-
-    async for raw in events():
+    async for raw in sse_data(lines):
         try:
             event = json.loads(raw)
         except ValueError:

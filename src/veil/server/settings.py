@@ -25,7 +25,8 @@ class Settings:
     """What ``create_app`` needs.
 
     ``upstream``: the model's OpenAI-compatible base URL (``https://api.openai.com/v1``);
-    requests go to ``{upstream}/chat/completions`` and ``{upstream}/models``.
+    requests go to ``{upstream}/chat/completions``, ``{upstream}/models`` and the like, and
+    to ``{upstream}/messages`` for Anthropic's Messages API.
     ``upstream_api_key``: the gateway's own key for the upstream ($VEIL_UPSTREAM_API_KEY);
     callers' keys are never forwarded. ``vault_path`` None: $VEIL_VAULT_PATH or the default.
     """

@@ -181,19 +181,7 @@ async def restore_sse(lines: AsyncIterator[str], restorer: ChunkRestorer,
     """Upstream SSE lines in, restored SSE events out. A malformed chunk ends the stream
     with an error event (nothing unrestored is passed on); so does a stream that stops
     before ``[DONE]``. Errors raised by ``lines`` propagate to the caller."""
-    data: list[str] = []
-
-    async def events() -> AsyncIterator[str]:
-        async for line in lines:
-            if line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif not line and data:
-                yield "\n".join(data)
-                data.clear()
-        if data:
-            yield "\n".join(data)
-
-    async for event in events():
+    async for event in sse_data(lines):
         if event.strip() == "[DONE]":
             last = restorer.tail()
             if last is not None:
@@ -221,6 +209,20 @@ async def restore_sse(lines: AsyncIterator[str], restorer: ChunkRestorer,
         yield sse(last)
     outcome.error = "upstream_stream_cut"
     yield stream_error("the model's stream ended before it was complete", outcome.error)
+
+
+async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The data of each server-sent event (its ``data:`` lines joined), from the stream's
+    lines; other fields (``event:``, comments) are left out."""
+    data: list[str] = []
+    async for line in lines:
+        if line.startswith("data:"):
+            data.append(line[5:].removeprefix(" "))
+        elif not line and data:
+            yield "\n".join(data)
+            data.clear()
+    if data:
+        yield "\n".join(data)
 
 
 def stream_error(message: str, code: str) -> bytes:
