@@ -30,8 +30,10 @@ from test_server_leaks import (
     policy,
 )
 from upstream_double import Script, UpstreamDouble, run_app
+from veil.policy import Policy
 from veil.server.anthropic import MessageRestorer, error_response
 from veil.server.app import create_app
+from veil.server.auth import hash_key
 from veil.server.schemas import ApiError
 from veil.server.settings import Settings
 from veil.server.stream import AnswerRestorer
@@ -505,3 +507,38 @@ def test_json_inputs_stay_json_in_streams() -> None:
         "type": "input_json_delta", "partial_json": p}})[0]["delta"]["partial_json"]
         for p in pieces)
     assert json.loads(text) == {"to": 'Jane "J" Roe', 'Jane "J" Roe': 1}
+
+
+def test_statuses_on_the_messages_endpoint(double: UpstreamDouble, tmp_path: Path) -> None:
+    """413, 403, 429 and 504 through a gateway with small limits, in Anthropic's shape."""
+    double.reset()
+    limited, text_only = "sk-ant-limited", "sk-ant-text-only"
+    strict = Policy.from_dict({
+        "roles": {"agent": {"restore": ["text"]}, "text_only": {"images": False}},
+        "keys": [{"name": "limited", "sha256": hash_key(limited), "role": "agent",
+                  "rate_per_minute": 1, "burst": 2},
+                 {"name": "text-only", "sha256": hash_key(text_only), "role": "text_only"}],
+        "server": {"upstream_timeout": 1, "image_workers": 1, "max_body_bytes": 4096}})
+    settings = Settings(upstream=double.url, policy=strict, vault_path=tmp_path / "v.db",
+                        audit_path=tmp_path / "a.jsonl")
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                         "data": base64.b64encode(b"x").decode()}}
+    double.script(Script(hang=3))
+    with run_app(create_app(settings)) as url, httpx.Client(base_url=url, timeout=30) as http:
+        big = post(http, text_only, {"messages": [user("x" * 5000)]})
+        no_images = post(http, text_only, {"messages": [{"role": "user", "content": [image]}]})
+        slow = post(http, limited, {"messages": [user("Hi")]})
+        post(http, limited, {"messages": [user("Hi")]})
+        limit = post(http, limited, {"messages": [user("Hi")]})
+    for response, status, kind, code in [
+            (big, 413, "request_too_large", "request_too_large"),
+            (no_images, 403, "permission_error", "images_not_allowed"),
+            (slow, 504, "timeout_error", "upstream_timeout"),
+            (limit, 429, "rate_limit_error", "rate_limit_exceeded")]:
+        assert response.status_code == status, response.text
+        error = response.json()["error"]
+        assert (error["type"], error["code"]) == (kind, code)
+    assert limit.headers["Retry-After"].isdigit()
+    records = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in records] == [413, 403, 504, 200, 429]
+    assert {r["endpoint"] for r in records} == {"/v1/messages"}
