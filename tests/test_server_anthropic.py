@@ -373,6 +373,8 @@ REFUSALS = {
         "personal_value_in_field"),
     "string temperature": ({"messages": [user("Hi")], "temperature": "johanna"},
                            "invalid_request"),
+    "object service tier": ({"messages": [user("Hi")], "service_tier": {"a": "johanna"}},
+                            "invalid_request"),
 }
 
 

@@ -121,8 +121,11 @@ def _request(body: dict[str, Any]) -> ChatRequest:
         if not isinstance(body["tool_choice"], dict):
             raise _bad("'tool_choice' must be an object", "tool_choice")
         _fixed_leaves(request, body["tool_choice"], "tool_choice")
-    if isinstance(body.get("service_tier"), str):
-        request.fixed.append(FixedSlot("service_tier", body["service_tier"]))
+    tier = body.get("service_tier")
+    if tier is not None:
+        if not isinstance(tier, str):
+            raise _bad("'service_tier' must be a string", "service_tier")
+        request.fixed.append(FixedSlot("service_tier", tier))
     stops = body.get("stop_sequences")
     if isinstance(stops, list):
         for i in range(len(stops)):
@@ -217,7 +220,7 @@ def _block(request: ChatRequest, block: Any, where: str, *, nested: bool = False
 
 def _text_block(request: ChatRequest, block: dict[str, Any], where: str) -> None:
     _only(block, {"type", "text", "cache_control", "citations"}, where)
-    if block.get("citations"):  # quoted passages and titles of documents
+    if block.get("citations") not in (None, []):  # quoted passages, titles of documents
         raise _bad(f"{where}.citations are not supported by the privacy gateway",
                    f"{where}.citations", "unsupported_field")
     _cache_control(request, block, where)
