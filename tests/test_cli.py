@@ -14,6 +14,8 @@ from PIL import Image
 
 from veil.cli import main
 
+pytestmark = pytest.mark.slow  # real servers, processes and models
+
 
 def veil(*args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)

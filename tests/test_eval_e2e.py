@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -17,6 +18,8 @@ from veil.cli import main
 from veil.eval.metrics import FRAMINGS, KINDS
 from veil.eval.probes import make_documents
 from veil.eval.render import form
+
+pytestmark = pytest.mark.slow  # real servers, processes and models
 
 MEASURED = ("email", "ssn")
 

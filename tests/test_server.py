@@ -20,6 +20,8 @@ from veil.server.app import create_app
 from veil.server.auth import hash_key
 from veil.server.settings import Settings
 
+pytestmark = pytest.mark.slow  # real servers, processes and models
+
 KEYS = {"agent": "sk-test-agent-1", "agent2": "sk-test-agent-2", "reader": "sk-test-reader",
         "partial": "sk-test-partial", "limited": "sk-test-limited"}
 UPSTREAM_KEY = "sk-upstream-secret"

@@ -38,6 +38,8 @@ from veil.server.schemas import ApiError
 from veil.server.settings import Settings
 from veil.server.stream import AnswerRestorer
 
+pytestmark = pytest.mark.slow  # real servers, processes and models
+
 anthropic = pytest.importorskip("anthropic")
 
 UPSTREAM_KEY = "sk-ant-upstream-double"

@@ -38,6 +38,8 @@ from veil.server.images import (
 )
 from veil.server.settings import Settings
 
+pytestmark = pytest.mark.slow  # real servers, processes and models
+
 KEY, TEXT_ONLY_KEY = "sk-test-images", "sk-test-text-only"
 EMAIL = "jane.roe@example.org"
 

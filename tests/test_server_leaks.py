@@ -22,6 +22,8 @@ from veil.server.app import create_app
 from veil.server.auth import hash_key
 from veil.server.settings import Settings
 
+pytestmark = pytest.mark.slow  # real servers, processes and models
+
 AGENT, READER = "sk-leak-agent", "sk-leak-reader"
 PATH = r"C:\Users\jkowalczyk\Documents\tax.pdf"
 

@@ -17,6 +17,8 @@ from upstream_double import Script, UpstreamDouble, run_app
 from veil.server.app import create_app
 from veil.server.settings import Settings
 
+pytestmark = pytest.mark.slow  # real servers, processes and models
+
 openai = pytest.importorskip("openai")
 
 PROMPT = "I am Johanna Kowalczyk, mail johanna.k@example.org."
