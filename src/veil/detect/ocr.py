@@ -248,12 +248,18 @@ def _quad_height(quad: np.ndarray) -> float:
 
 
 def _recognise(bgr: np.ndarray, quads: Sequence[np.ndarray]) -> list[Line]:
-    """Read each quad from the full-resolution picture; lines with their word boxes."""
+    """Read each quad from the picture at full resolution, or from the picture enlarged as
+    the text finder saw it when it is small (thin strokes read better enlarged once than
+    stretched line by line); lines with their word boxes in picture pixels."""
     from rapidocr.ch_ppocr_rec import TextRecInput
     from rapidocr.utils.process_img import get_rotate_crop_image
 
     models = _models()
-    crops = [get_rotate_crop_image(bgr, q.copy()) for q in quads]
+    height, width = bgr.shape[:2]
+    factor = max(1.0, det_scale(height, width))
+    source = bgr if factor == 1.0 else cv2.resize(
+        bgr, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_LINEAR)
+    crops = [get_rotate_crop_image(source, q * factor) for q in quads]
     keep = [i for i, c in enumerate(crops) if c.size and min(c.shape[:2]) > 1]
     crops, quads = [crops[i] for i in keep], [quads[i] for i in keep]
     if not crops:
@@ -268,15 +274,14 @@ def _recognise(bgr: np.ndarray, quads: Sequence[np.ndarray]) -> list[Line]:
     rec.scores = tuple(rec.scores[i] for i in valid)
     rec.word_results = tuple(rec.word_results[i] for i in valid)
     boxes = np.stack([quads[i] for i in valid])
-    word_results = models.word_boxes([crops[i] for i in valid], boxes, rec).word_results
-    height, width = bgr.shape[:2]
+    word_results = models.word_boxes([crops[i] for i in valid], boxes * factor, rec).word_results
     lines: list[Line] = []
     for quad, score, words in zip(boxes, rec.scores, word_results, strict=True):
         found = tuple(
             Word(text, box, float(word_score))
             for text, word_score, word_quad in words
             if text.strip() and word_quad is not None
-            and (box := _bounds(word_quad, width, height)) is not None
+            and (box := _bounds(np.asarray(word_quad) / factor, width, height)) is not None
         )
         box = _bounds(quad, width, height)
         if found and box is not None:
