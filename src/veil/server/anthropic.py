@@ -36,12 +36,12 @@ from veil.server.schemas import (
     ImageSlot,
     TextSlot,
     _bad,
-    _check_strings,
-    _constant,
     _fixed_leaves,
     _leaves,
     _schema,
     _string,
+    model_and_stream,
+    parse_body,
 )
 from veil.server.stream import AnswerRestorer, StreamOutcome, sse_data
 
@@ -67,31 +67,11 @@ _DATA_URL = re.compile(r"data:(?P<mime>[^;,]+);base64,(?P<data>.*)", re.DOTALL)
 
 def parse_messages(raw: bytes) -> ChatRequest:
     """Parse and check a Messages API body; raise ApiError(400) naming the bad field."""
-    try:
-        body = json.loads(raw, parse_constant=_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _bad("request body is not valid JSON (NaN and Infinity are not JSON)",
-                   code="invalid_json") from None
-    try:
-        if not isinstance(body, dict):
-            raise _bad("request body must be a JSON object")
-        _check_strings(body, "body")
-        return _request(body)
-    except RecursionError:
-        raise _bad("request body is nested too deeply") from None
+    return parse_body(raw, _request)
 
 
 def _request(body: dict[str, Any]) -> ChatRequest:
-    unknown = sorted(set(body) - TOP_LEVEL)
-    if unknown:
-        raise _bad(f"field {unknown[0]!r} is not supported by the privacy gateway", unknown[0],
-                   "unsupported_field")
-    model = body.get("model")
-    if not isinstance(model, str) or not 0 < len(model) <= 256:
-        raise _bad("'model' must be a non-empty string", "model")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise _bad("'stream' must be true or false", "stream")
+    model, stream = model_and_stream(body, TOP_LEVEL)
     for name in _NUMBERS:
         value = body.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):

@@ -25,12 +25,12 @@ from veil.server.schemas import (
     ImageSlot,
     TextSlot,
     _bad,
-    _check_strings,
-    _constant,
     _fixed_leaves,
     _function,
     _schema,
     _string,
+    model_and_stream,
+    parse_body,
 )
 from veil.server.stream import AnswerRestorer, StreamOutcome, sse_data, stream_error
 
@@ -52,31 +52,11 @@ _FINAL = frozenset({"response.completed", "response.failed", "response.incomplet
 
 def parse_responses(raw: bytes) -> ChatRequest:
     """Parse and check a Responses API body; raise ApiError(400) naming the bad field."""
-    try:
-        body = json.loads(raw, parse_constant=_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _bad("request body is not valid JSON (NaN and Infinity are not JSON)",
-                   code="invalid_json") from None
-    try:
-        if not isinstance(body, dict):
-            raise _bad("request body must be a JSON object")
-        _check_strings(body, "body")
-        return _request(body)
-    except RecursionError:
-        raise _bad("request body is nested too deeply") from None
+    return parse_body(raw, _request)
 
 
 def _request(body: dict[str, Any]) -> ChatRequest:
-    unknown = sorted(set(body) - TOP_LEVEL)
-    if unknown:
-        raise _bad(f"field {unknown[0]!r} is not supported by the privacy gateway", unknown[0],
-                   "unsupported_field")
-    model = body.get("model")
-    if not isinstance(model, str) or not 0 < len(model) <= 256:
-        raise _bad("'model' must be a non-empty string", "model")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise _bad("'stream' must be true or false", "stream")
+    model, stream = model_and_stream(body, TOP_LEVEL)
     for name in DROPPED:
         body.pop(name, None)
     include = body.get("include")

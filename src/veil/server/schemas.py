@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.responses import JSONResponse
 
+Parsed = TypeVar("Parsed")
 
 class ApiError(Exception):
     """An error answered to the caller in OpenAI's shape. Its text never holds a value."""
@@ -163,18 +164,41 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def parse_chat(raw: bytes) -> ChatRequest:
-    """Parse and check a chat completions body; raise ApiError(400) naming the bad field."""
+def parse_body(raw: bytes, build: Callable[[dict[str, Any]], Parsed]) -> Parsed:
+    """Decode a request body that must be a JSON object of valid Unicode strings (no NaN,
+    no Infinity, no lone surrogate) and hand it to ``build``; ApiError(400) otherwise."""
     try:
         body = json.loads(raw, parse_constant=_constant)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise _bad("request body is not valid JSON (NaN and Infinity are not JSON)",
                    code="invalid_json") from None
     try:
+        if not isinstance(body, dict):
+            raise _bad("request body must be a JSON object")
         _check_strings(body, "body")
-        return _chat(body)
+        return build(body)
     except RecursionError:
         raise _bad("request body is nested too deeply") from None
+
+
+def model_and_stream(body: dict[str, Any], allowed: frozenset[str]) -> tuple[str, bool]:
+    """Refuse fields outside ``allowed``; the body's ``model`` and ``stream``, checked."""
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise _bad(f"field {unknown[0]!r} is not supported by the privacy gateway", unknown[0],
+                   "unsupported_field")
+    model = body.get("model")
+    if not isinstance(model, str) or not 0 < len(model) <= 256:
+        raise _bad("'model' must be a non-empty string", "model")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise _bad("'stream' must be true or false", "stream")
+    return model, stream
+
+
+def parse_chat(raw: bytes) -> ChatRequest:
+    """Parse and check a chat completions body; raise ApiError(400) naming the bad field."""
+    return parse_body(raw, _chat)
 
 
 def _check_strings(value: Any, where: str) -> None:
@@ -194,19 +218,8 @@ def _check_strings(value: Any, where: str) -> None:
             _check_strings(v, where)
 
 
-def _chat(body: Any) -> ChatRequest:
-    if not isinstance(body, dict):
-        raise _bad("request body must be a JSON object")
-    unknown = sorted(set(body) - TOP_LEVEL)
-    if unknown:
-        raise _bad(f"field {unknown[0]!r} is not supported by the privacy gateway", unknown[0],
-                   "unsupported_field")
-    model = body.get("model")
-    if not isinstance(model, str) or not 0 < len(model) <= 256:
-        raise _bad("'model' must be a non-empty string", "model")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise _bad("'stream' must be true or false", "stream")
+def _chat(body: dict[str, Any]) -> ChatRequest:
+    model, stream = model_and_stream(body, TOP_LEVEL)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _bad("'messages' must be a non-empty array", "messages")
@@ -534,21 +547,11 @@ class EmbeddingsRequest:
 def parse_embeddings(raw: bytes) -> EmbeddingsRequest:
     """Parse and check an embeddings body: ``input`` is a string or an array of strings.
     Token arrays are refused: they are text the gateway cannot read (fail closed)."""
-    try:
-        body = json.loads(raw, parse_constant=_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise _bad("request body is not valid JSON (NaN and Infinity are not JSON)",
-                   code="invalid_json") from None
-    if not isinstance(body, dict):
-        raise _bad("request body must be a JSON object")
-    _check_strings(body, "body")
-    unknown = sorted(set(body) - EMBEDDING_FIELDS)
-    if unknown:
-        raise _bad(f"field {unknown[0]!r} is not supported by the privacy gateway", unknown[0],
-                   "unsupported_field")
-    model = body.get("model")
-    if not isinstance(model, str) or not 0 < len(model) <= 256:
-        raise _bad("'model' must be a non-empty string", "model")
+    return parse_body(raw, _embeddings)
+
+
+def _embeddings(body: dict[str, Any]) -> EmbeddingsRequest:
+    model, _ = model_and_stream(body, EMBEDDING_FIELDS)
     body.pop("user", None)
     request = EmbeddingsRequest(body, model, fixed=[FixedSlot("model", model)])
     inputs = body.get("input")
