@@ -29,6 +29,7 @@ from veil.server.schemas import (
     _function,
     _schema,
     _string,
+    function_definition,
     model_and_stream,
     parse_body,
 )
@@ -171,17 +172,7 @@ def _tools(request: ChatRequest, tools: Any) -> None:
         if not isinstance(tool, dict) or tool.get("type") != "function":
             raise _bad(f"{where}: only tools of type 'function' are supported by the privacy "
                        "gateway", where, "unsupported_field")
-        _only(tool, {"type", "name", "description", "parameters", "strict"}, where)
-        if not isinstance(tool.get("name"), str):
-            raise _bad(f"{where}.name must be a string", f"{where}.name")
-        request.fixed.append(FixedSlot(f"{where}.name", tool["name"]))
-        if "description" in tool:
-            _string(request, tool, "description", f"{where}.description", nullable=True)
-        if tool.get("parameters") is not None:
-            if not isinstance(tool["parameters"], dict):
-                raise _bad(f"{where}.parameters must be a JSON schema object",
-                           f"{where}.parameters")
-            _schema(request, tool["parameters"], f"{where}.parameters")
+        function_definition(request, tool, where, frozenset({"type"}))
 
 
 def _text_format(request: ChatRequest, text: Any) -> None:

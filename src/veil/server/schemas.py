@@ -280,9 +280,16 @@ def _tool(request: ChatRequest, tool: Any, where: str, *, wrapped: bool) -> None
             raise _bad(f"{where}.{unknown[0]} is not supported by the privacy gateway",
                        f"{where}.{unknown[0]}", "unsupported_field")
         tool, where = tool.get("function"), f"{where}.function"
+    function_definition(request, tool, where)
+
+
+def function_definition(request: ChatRequest, tool: Any, where: str,
+                        extra: frozenset[str] = frozenset()) -> None:
+    """A function's definition: its name (checked, never rewritten), its description and
+    parameter schema (scanned); keys beyond those and ``extra`` are refused."""
     if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
         raise _bad(f"{where} must be an object with a string 'name'", where)
-    unknown = sorted(set(tool) - {"name", "description", "parameters", "strict"})
+    unknown = sorted(set(tool) - {"name", "description", "parameters", "strict"} - extra)
     if unknown:
         raise _bad(f"{where}.{unknown[0]} is not supported by the privacy gateway",
                    f"{where}.{unknown[0]}", "unsupported_field")
