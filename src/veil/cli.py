@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import statistics
 import sys
 import time
 from collections import Counter
@@ -116,7 +117,10 @@ def _summary(reports: list[Report], failures: list[Failure], seconds: float) -> 
     for report in reports:
         kinds.update(report.counts())
     hidden = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing"
-    rate = f", {seconds / len(reports):.2f} s/image" if reports else ""
+    rate = ""
+    if reports:
+        median = statistics.median(r.ms for r in reports) / 1000
+        rate = f"; {median:.2f} s/image median, {seconds:.1f} s in all with models loading"
     click.echo(f"veil: {len(reports)} image(s) done, {len(failures)} failed; hidden: {hidden}"
                f"{rate}", err=True)
     if not reports and not failures:
