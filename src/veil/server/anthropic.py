@@ -28,7 +28,6 @@ from starlette.responses import JSONResponse, Response
 from veil.pseudo.restore import Restorer, StreamRestorer
 from veil.server import app as gateway_app
 from veil.server.auth import Caller
-from veil.server.responses import _sse
 from veil.server.schemas import (
     ApiError,
     ChatRequest,
@@ -43,7 +42,13 @@ from veil.server.schemas import (
     model_and_stream,
     parse_body,
 )
-from veil.server.stream import AnswerRestorer, StreamOutcome, sse_data
+from veil.server.stream import (
+    AnswerRestorer,
+    StreamOutcome,
+    event_index,
+    named_sse,
+    restore_named_sse,
+)
 
 if TYPE_CHECKING:
     from veil.server.app import Gateway, Outcome
@@ -59,6 +64,7 @@ DROPPED = {"metadata": "its user_id is an end-user id, never read by the model"}
 TOP_LEVEL = FORWARDED | SCANNED | frozenset(DROPPED)
 _ROLES = frozenset({"user", "assistant"})
 _NUMBERS = ("max_tokens", "temperature", "top_p", "top_k")
+_STOP = frozenset({"message_stop"})
 _HEADER = re.compile(r"[A-Za-z0-9._,-]{1,256}")
 _DATA_URL = re.compile(r"data:(?P<mime>[^;,]+);base64,(?P<data>.*)", re.DOTALL)
 
@@ -374,10 +380,10 @@ class MessageRestorer:
             delta = event["delta"]
             known = _DELTAS.get(str(delta.get("type")))
             if known is not None and isinstance(delta.get(known[0]), str):
-                delta[known[0]] = self._feed(_int(event.get("index")), str(delta["type"]),
+                delta[known[0]] = self._feed(event_index(event.get("index")), str(delta["type"]),
                                              delta[known[0]])
         elif kind == "content_block_stop":
-            held = self._held(_int(event.get("index")))
+            held = self._held(event_index(event.get("index")))
             if held is not None:
                 out.append(held)
         elif kind == "error":  # the upstream's own error ends the stream: send what is held
@@ -427,44 +433,11 @@ def _restored_json(restorer: Restorer, value: dict[str, Any]) -> dict[str, Any]:
     return restored if isinstance(restored, dict) else value
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
-
-
-async def restore_messages_sse(lines: AsyncIterator[str], restorer: MessageRestorer,
-                               outcome: StreamOutcome) -> AsyncIterator[bytes]:
-    """Upstream Messages SSE in, restored SSE out (``event:`` names kept). A malformed
-    event ends the stream with an error event; so does a stream that ends before
-    ``message_stop`` (after the text still held back). Errors raised by ``lines``
-    propagate to the caller, after the text still held back."""
-    try:
-        async for raw in sse_data(lines):
-            try:
-                event = json.loads(raw)
-            except ValueError:
-                event = None
-            if not isinstance(event, dict):
-                outcome.error = "upstream_malformed"
-                yield stream_error("the model sent a malformed stream event", outcome.error)
-                return
-            for out in restorer.event(event):
-                outcome.chunks += 1
-                yield _sse(out)
-            kind = event.get("type")
-            if kind == "error":
-                outcome.error = "upstream_error"
-                return
-            if kind == "message_stop":
-                outcome.done = True
-                return
-    except Exception:
-        for held in restorer.tail():
-            yield _sse(held)
-        raise
-    for held in restorer.tail():
-        yield _sse(held)
-    outcome.error = "upstream_stream_cut"
-    yield stream_error("the model's stream ended before it was complete", outcome.error)
+def restore_messages_sse(lines: AsyncIterator[str], restorer: MessageRestorer,
+                         outcome: StreamOutcome) -> AsyncIterator[bytes]:
+    """Upstream Messages SSE in, restored SSE out; complete at ``message_stop``, errors in
+    Anthropic's shape."""
+    return restore_named_sse(lines, restorer, outcome, _STOP, stream_error)
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -494,7 +467,7 @@ def error_response(exc: ApiError) -> Response:
 
 def stream_error(message: str, code: str) -> bytes:
     """An ``error`` event in Anthropic's shape, ending a stream."""
-    return _sse(error_body(502 if code != "upstream_timeout" else 504, message, code))
+    return named_sse(error_body(502 if code != "upstream_timeout" else 504, message, code))
 
 
 # --- the endpoint ---------------------------------------------------------------------------

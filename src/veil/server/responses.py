@@ -14,7 +14,6 @@ end with ``response.completed`` (or another final event); one cut short gets an
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,7 +32,12 @@ from veil.server.schemas import (
     model_and_stream,
     parse_body,
 )
-from veil.server.stream import AnswerRestorer, StreamOutcome, sse_data, stream_error
+from veil.server.stream import (
+    AnswerRestorer,
+    StreamOutcome,
+    event_index,
+    restore_named_sse,
+)
 
 FORWARDED = frozenset({
     "stream", "temperature", "top_p", "max_output_tokens", "max_tool_calls",
@@ -237,6 +241,10 @@ class ResponseRestorer:
         if isinstance(part.get("refusal"), str):
             part["refusal"] = self._restore(self._text, part["refusal"])
 
+    def tail(self) -> list[dict[str, Any]]:
+        """Nothing: held-back text is sent with the ``*.done`` event that closes it."""
+        return []
+
     def event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """The events to send for one upstream event: the event restored, preceded by a
         delta with held-back text when a ``*.done`` event closes it."""
@@ -253,8 +261,8 @@ class ResponseRestorer:
         stream = _STREAMS.get(kind.rsplit(".", 1)[0])
         if stream is not None:
             name, field = stream
-            key = (name, _int(event.get("output_index")),
-                   _int(event.get("content_index", event.get("summary_index"))))
+            key = (name, event_index(event.get("output_index")),
+                   event_index(event.get("content_index", event.get("summary_index"))))
             if kind.endswith(".delta") and isinstance(event.get("delta"), str):
                 event["delta"] = self._feed(key, event["delta"])
             elif kind.endswith(".done"):
@@ -292,40 +300,7 @@ _STREAMS = {
 """Delta events by family: (restorer, the field of the family's ``.done`` event)."""
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
-
-
-async def restore_response_sse(lines: AsyncIterator[str], restorer: ResponseRestorer,
-                               outcome: StreamOutcome) -> AsyncIterator[bytes]:
-    """Upstream Responses SSE in, restored SSE out (``event:`` names kept). A malformed
-    event ends the stream with an error event; so does a stream that ends before a final
-    ``response.*`` event."""
-    async for raw in sse_data(lines):
-        try:
-            event = json.loads(raw)
-        except ValueError:
-            event = None
-        if not isinstance(event, dict):
-            outcome.error = "upstream_malformed"
-            yield stream_error("the model sent a malformed stream event", outcome.error)
-            return
-        for out in restorer.event(event):
-            outcome.chunks += 1
-            yield _sse(out)
-        kind = event.get("type")
-        if kind == "error":
-            outcome.error = "upstream_error"
-            return
-        if kind in _FINAL:
-            outcome.done = True
-            return
-    outcome.error = "upstream_stream_cut"
-    yield stream_error("the model's stream ended before it was complete", outcome.error)
-
-
-def _sse(event: dict[str, Any]) -> bytes:
-    name = str(event.get("type", "message"))
-    return (f"event: {name}\n".encode() + b"data: "
-            + json.dumps(event, ensure_ascii=False).encode("utf-8") + b"\n\n")
-
+def restore_response_sse(lines: AsyncIterator[str], restorer: ResponseRestorer,
+                         outcome: StreamOutcome) -> AsyncIterator[bytes]:
+    """Upstream Responses SSE in, restored SSE out; complete at a final ``response.*``."""
+    return restore_named_sse(lines, restorer, outcome, _FINAL)

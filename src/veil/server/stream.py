@@ -12,9 +12,9 @@ so a restored quote, backslash or newline is JSON-escaped and valid JSON stays v
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from veil.pseudo.restore import Restorer, StreamRestorer
 from veil.server.schemas import error_body
@@ -228,3 +228,65 @@ async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
 def stream_error(message: str, code: str) -> bytes:
     """An error event in OpenAI's shape, as streaming clients expect it."""
     return sse(error_body(message, "upstream_error", code))
+
+
+class EventRestorer(Protocol):
+    """Restores a stream of named events (Responses API, Anthropic Messages)."""
+
+    def event(self, event: dict[str, Any]) -> Sequence[dict[str, Any]]:
+        """The events to send for one upstream event."""
+        ...
+
+    def tail(self) -> Sequence[dict[str, Any]]:
+        """Events carrying text still held back, for a stream that stops early."""
+        ...
+
+
+def event_index(value: Any) -> int:
+    """An event's index field, 0 when it is missing or not an integer."""
+    return value if isinstance(value, int) else 0
+
+
+def named_sse(event: dict[str, Any]) -> bytes:
+    """One server-sent event named after the event's ``type``."""
+    name = str(event.get("type", "message"))
+    return (f"event: {name}\n".encode() + b"data: "
+            + json.dumps(event, ensure_ascii=False).encode("utf-8") + b"\n\n")
+
+
+async def restore_named_sse(lines: AsyncIterator[str], restorer: EventRestorer,
+                            outcome: StreamOutcome, final: frozenset[str],
+                            error: Callable[[str, str], bytes] = stream_error,
+                            ) -> AsyncIterator[bytes]:
+    """Upstream named-event SSE in, restored SSE out (``event:`` names kept). A malformed
+    event ends the stream with an ``error`` event; so does a stream that ends before an
+    event of a ``final`` type (after the text still held back). Errors raised by ``lines``
+    propagate to the caller, after the text still held back."""
+    try:
+        async for raw in sse_data(lines):
+            try:
+                event = json.loads(raw)
+            except ValueError:
+                event = None
+            if not isinstance(event, dict):
+                outcome.error = "upstream_malformed"
+                yield error("the model sent a malformed stream event", outcome.error)
+                return
+            for out in restorer.event(event):
+                outcome.chunks += 1
+                yield named_sse(out)
+            kind = event.get("type")
+            if kind == "error":
+                outcome.error = "upstream_error"
+                return
+            if kind in final:
+                outcome.done = True
+                return
+    except Exception:
+        for held in restorer.tail():
+            yield named_sse(held)
+        raise
+    for held in restorer.tail():
+        yield named_sse(held)
+    outcome.error = "upstream_stream_cut"
+    yield error("the model's stream ended before it was complete", outcome.error)
