@@ -41,6 +41,7 @@ from veil.server.schemas import (
     _string,
     model_and_stream,
     parse_body,
+    text_or_parts,
 )
 from veil.server.stream import (
     AnswerRestorer,
@@ -141,15 +142,8 @@ def _message(request: ChatRequest, message: Any, where: str) -> None:
     if message.get("role") not in _ROLES:
         raise _bad(f"{where}.role must be user or assistant", f"{where}.role")
     _only(message, {"role", "content"}, where)
-    content = message.get("content")
-    if isinstance(content, str):
-        request.texts.append(TextSlot(message, "content"))
-    elif isinstance(content, list):
-        for j, block in enumerate(content):
-            _block(request, block, f"{where}.content[{j}]")
-    else:
-        raise _bad(f"{where}.content must be a string or an array of blocks",
-                   f"{where}.content")
+    text_or_parts(request, message, where, lambda block, at: _block(request, block, at),
+                  "blocks")
 
 
 def _block(request: ChatRequest, block: Any, where: str, *, nested: bool = False) -> None:
@@ -179,15 +173,9 @@ def _block(request: ChatRequest, block: Any, where: str, *, nested: bool = False
         request.fixed.append(FixedSlot(f"{where}.tool_use_id", block["tool_use_id"]))
         if not isinstance(block.get("is_error", False), bool):
             raise _bad(f"{where}.is_error must be true or false", f"{where}.is_error")
-        content = block.get("content")
-        if isinstance(content, str):
-            request.texts.append(TextSlot(block, "content"))
-        elif isinstance(content, list):
-            for k, inner in enumerate(content):
-                _block(request, inner, f"{where}.content[{k}]", nested=True)
-        elif content is not None:
-            raise _bad(f"{where}.content must be a string or an array of blocks",
-                       f"{where}.content")
+        text_or_parts(request, block, where,
+                      lambda inner, at: _block(request, inner, at, nested=True), "blocks",
+                      optional=True)
     elif kind == "document" and not nested:
         _document(request, block, where)
     elif kind == "thinking" and not nested:

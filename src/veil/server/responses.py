@@ -31,6 +31,7 @@ from veil.server.schemas import (
     function_definition,
     model_and_stream,
     parse_body,
+    text_or_parts,
 )
 from veil.server.stream import (
     AnswerRestorer,
@@ -97,15 +98,7 @@ def _item(request: ChatRequest, item: Any, where: str) -> None:
                        f"{where}.role")
         _only(item, {"type", "role", "content", "id", "status"}, where)
         _fixed_ids(request, item, where)
-        content = item.get("content")
-        if isinstance(content, str):
-            request.texts.append(TextSlot(item, "content"))
-        elif isinstance(content, list):
-            for j, part in enumerate(content):
-                _part(request, part, f"{where}.content[{j}]")
-        else:
-            raise _bad(f"{where}.content must be a string or an array of parts",
-                       f"{where}.content")
+        text_or_parts(request, item, where, lambda part, at: _part(request, part, at), "parts")
     elif kind == "function_call":
         _only(item, {"type", "call_id", "name", "arguments", "id", "status"}, where)
         _fixed_ids(request, item, where)

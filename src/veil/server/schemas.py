@@ -181,6 +181,22 @@ def parse_body(raw: bytes, build: Callable[[dict[str, Any]], Parsed]) -> Parsed:
         raise _bad("request body is nested too deeply") from None
 
 
+def text_or_parts(request: ChatRequest, holder: dict[str, Any], where: str,
+                  each: Callable[[Any, str], None], noun: str, *,
+                  optional: bool = False) -> None:
+    """``holder["content"]``: a string the model reads, or an array whose items go to
+    ``each`` (item, where); anything else is refused, naming the ``noun`` of the items."""
+    content = holder.get("content")
+    if isinstance(content, str):
+        request.texts.append(TextSlot(holder, "content"))
+    elif isinstance(content, list):
+        for i, item in enumerate(content):
+            each(item, f"{where}.content[{i}]")
+    elif content is not None or not optional:
+        raise _bad(f"{where}.content must be a string or an array of {noun}",
+                   f"{where}.content")
+
+
 def model_and_stream(body: dict[str, Any], allowed: frozenset[str]) -> tuple[str, bool]:
     """Refuse fields outside ``allowed``; the body's ``model`` and ``stream``, checked."""
     unknown = sorted(set(body) - allowed)
