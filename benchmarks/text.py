@@ -19,7 +19,7 @@ from typing import Any
 
 from text_data import generate
 from text_scoring import score
-from veil.detect.text_pii import TextDetector
+from veil.text import TextDetector
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 

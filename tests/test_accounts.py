@@ -2,8 +2,8 @@
 
 import pytest
 
-from veil.detect.accounts import account_spans
-from veil.detect.text_pii import TextDetector
+from veil.text import TextDetector
+from veil.text.recognizers.accounts import account_spans
 
 
 @pytest.mark.parametrize(("text", "names"), [
@@ -17,7 +17,7 @@ from veil.detect.text_pii import TextDetector
 ])
 def test_account_names_are_found(text: str, names: list[str]) -> None:
     assert [text[s.start:s.end] for s in account_spans(text)] == names
-    assert all(s.entity == "PERSON" and s.source == "account@1" for s in account_spans(text))
+    assert all(s.entity == "PERSON" and s.source == "account" for s in account_spans(text))
 
 
 @pytest.mark.parametrize("text", [

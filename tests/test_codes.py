@@ -15,8 +15,8 @@ from veil.detect.codes import (
     CodeDetector,
     structural_personal,
 )
-from veil.detect.text_pii import TextDetector
 from veil.regions import Region, Span
+from veil.text import TextDetector
 
 F = zxingcpp.BarcodeFormat
 VCARD = "BEGIN:VCARD\nVERSION:3.0\nFN:Jane Roe\nTEL:+44 20 7946 0958\nEND:VCARD"

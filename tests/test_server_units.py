@@ -229,7 +229,7 @@ def test_text_document_maps_views_and_rewrites_crossing_spans() -> None:
 
 
 def test_home_folders_are_names() -> None:
-    from veil.detect.accounts import account_spans
+    from veil.text.recognizers.accounts import account_spans
 
     cases = {r"C:\Users\jkowalczyk\a.txt": ["jkowalczyk"], "/home/jk/notes": ["jk"],
              "/Users/Jane Roe/Desktop": ["Jane Roe"], r"C:\Users\Public\x": [],

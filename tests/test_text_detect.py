@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from veil import InputError, Policy, scan_text
-from veil.detect.text_pii import TextDetector
+from veil.text import TextDetector
 
 DETECTOR = TextDetector()
 

@@ -19,9 +19,9 @@ import cv2
 import numpy as np
 import zxingcpp
 
-from veil.detect import text_patterns as tp
-from veil.detect.text_pii import TextDetector
 from veil.regions import Region, clip_box
+from veil.text import TextDetector
+from veil.text import patterns as tp
 from veil.timing import stage
 
 SOURCE = f"zxing@{version('zxing-cpp')}"

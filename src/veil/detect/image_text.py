@@ -6,8 +6,7 @@ Machine-readable zones of passports and ID cards are hidden whole; sex markers n
 name, as burned into medical image headers, are hidden with it. Form fields are read by
 their labels ("Passport No.", "Geburtsdatum", "Teléfono"): the value right of a label, or
 below it when the label stands alone, is hidden when it has the shape of its field, since
-OCR'd values often fail the text detector's strict patterns. Masked card numbers
-("**** 1234") are hidden too.
+OCR'd values often fail the text detector's strict patterns.
 """
 
 from __future__ import annotations
@@ -18,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from veil.detect import text_patterns as tp
 from veil.detect.ocr import NAME as OCR_NAME
 from veil.detect.ocr import TEXT_SCORE, Line, Word, read_lines
-from veil.detect.text_pii import TextDetector, resolve
 from veil.regions import Box, Region, Span
+from veil.text import TextDetector, resolve
+from veil.text import patterns as tp
 from veil.timing import stage
 
 SOURCE = f"{OCR_NAME}+text@1"
@@ -126,8 +125,7 @@ class ImageTextDetector:
         text = _letters_read(page.text)
         spans = self._text_detector().scan(text) if text.strip() else []
         spans += _address_spans(page.text)
-        spans = resolve(spans + _mrz_spans(page) + _sex_spans(page, spans)
-                        + _masked_card_spans(page.text))
+        spans = resolve(spans + _mrz_spans(page) + _sex_spans(page, spans))
         spans = _with_fields(spans, _field_spans(page))
         regions = []
         for span in spans:
@@ -397,17 +395,6 @@ def _with_fields(spans: list[Span], fields: list[Span]) -> list[Span]:
         out = [s for s in out if s not in inside]
         out.append(Span(field_.start, field_.end, field_.entity, score, field_.source))
     return sorted(out, key=lambda s: s.start)
-
-
-_MASKED_CARD = re.compile(
-    r"(?<![\w*])(?:(?:[^\sA-Za-z0-9]|[xX])[ -]?){3,24}?[*xX•·#][ -]?\d{4}(?![\w*])")
-
-
-def _masked_card_spans(text: str) -> list[Span]:
-    """Card numbers with all but their last digits masked: "**** **** **** 1234",
-    "XXXX-XXXX-XXXX-1234", "************1234"."""
-    return [Span(m.start(), m.end(), "CREDIT_CARD", 0.9, "masked-card")
-            for m in _MASKED_CARD.finditer(text)]
 
 
 # --- OCR slips and upper-case addresses -----------------------------------------------------

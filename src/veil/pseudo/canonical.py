@@ -6,7 +6,7 @@ import re
 
 import phonenumbers
 
-from veil.detect.text_patterns import phone_parses
+from veil.text.patterns import phone_parses
 
 _REGIONS = (None, "US", "GB", "DE", "FR", "ES")
 _COMPACT = {"CREDIT_CARD", "US_SSN", "IBAN_CODE", "US_PASSPORT", "US_DRIVER_LICENSE",

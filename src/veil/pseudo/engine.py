@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from veil.detect.text_pii import TextDetector, resolve
 from veil.errors import InputError
 from veil.policy import Policy
 from veil.pseudo.canonical import canonical
@@ -15,6 +14,7 @@ from veil.pseudo.restore import TOKEN, Restorer, StreamRestorer, token
 from veil.pseudo.surrogates import surrogate
 from veil.pseudo.vault import Vault
 from veil.regions import Span
+from veil.text import TextDetector, resolve
 
 Style = Literal["token", "surrogate"]
 LITERAL = "LITERAL"

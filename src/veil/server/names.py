@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from veil.detect import text_patterns as tp
+from veil.text import patterns as tp
 
 _EVERYDAY = frozenset({
     "thanks", "thank", "please", "sure", "ok", "okay", "yes", "no", "yeah", "great", "cool",

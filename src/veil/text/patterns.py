@@ -1,4 +1,4 @@
-"""Regexes, context words and name lists for the text detector (en, de, fr, es)."""
+"""Regexes, context words and name lists the text recognizers share (en, de, fr, es)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ CARD_BRANDS = (
     (re.compile(r"2131|1800"), (15,)),  # JCB, older numbers
     (re.compile(r"5[06-9]|6"), tuple(range(12, 20))),  # Maestro
 )
+# A card number masked but for its last digits ("**** **** **** 1234", "XXXX-XXXX-1234").
+MASKED_CARD = re.compile(r"(?<![\w*•·#])(?:[*xX•·#]{4,}[ -]?){1,4}\d{4}(?![\w*]|-\w)")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ \n]?[A-Z0-9]{4}){2,7}(?:[ \n]?[A-Z0-9]{1,3})?\b")
 SSN_DASHED = re.compile(r"\b\d{3}([- ])\d{2}\1\d{4}\b")
 SSN_PLAIN = re.compile(r"\b\d{9}\b")
@@ -337,12 +339,6 @@ def phone_parses(raw: str, regions: Iterable[str | None]) -> Iterator[PhoneNumbe
             yield phonenumbers.parse(raw, region)
         except phonenumbers.NumberParseException:
             continue
-
-
-@functools.cache
-def context_regex(words: tuple[str, ...]) -> re.Pattern[str]:
-    """Any of ``words`` starting a word ("tel" in "Tel.: ", not in "Artikel")."""
-    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + ")")
 
 
 @functools.cache

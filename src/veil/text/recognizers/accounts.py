@@ -7,16 +7,18 @@
 - the user of a shell prompt: ``drew@laptop:~$``.
 
 Shared accounts (``root``, ``staff``, ``Public``, ...) and placeholders (``%USERNAME%``,
-``<user>``) are left alone. Each finding is a PERSON span (source ``account@1``).
+``<user>``) are left alone. Each finding is a PERSON span (recognizer ``account``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from veil.regions import Span
+from veil.text.recognizer import FunctionRecognizer
 
-SOURCE = "account@1"
+SOURCE = "account"
 _NAME_CHAR = r"[^\\/:*?\"<>|\s]"
 _HOME = re.compile(
     r"(?:(?<![A-Za-z0-9])[A-Za-z]:[\\/]+(?:Users|Documents and Settings)[\\/]+"
@@ -44,7 +46,7 @@ SHARED = frozenset({
 _PLACEHOLDER = tuple("%$<{[")
 
 
-def account_spans(text: str) -> list[Span]:
+def account_spans(text: str, prior: Sequence[Span] = ()) -> list[Span]:
     """PERSON spans for the account names in ``text``."""
     found = [(m.start("name"), m["name"]) for m in _HOME.finditer(text)]
     listing = list(_LISTING.finditer(text))
@@ -57,3 +59,6 @@ def account_spans(text: str) -> list[Span]:
             for start, name in found
             if len(name) <= 64 and name.casefold() not in SHARED
             and not name.startswith(_PLACEHOLDER) and not name.isdigit()]
+
+
+ACCOUNT = FunctionRecognizer(SOURCE, ("PERSON",), account_spans)

@@ -1,0 +1,131 @@
+"""The text detector: runs the registry's recognizers and resolves what they found.
+
+Every path (prompts through the gateway, OCR text of images, codes' payloads) uses this
+one detector, so every rule runs on every path. Overlapping findings are resolved to the
+strongest; names are trimmed of greetings, titles and labels; names and places inside a
+company's name are the company's; a street grows over the lines of its postal block.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Protocol, runtime_checkable
+
+from veil.regions import Span
+from veil.text import patterns as tp
+from veil.text.recognizer import Recognizer
+from veil.text.recognizers.ner import NAME as NER_NAME
+from veil.text.registry import Registry, default_registry
+
+DEFAULT_THRESHOLD = 0.4
+
+
+@runtime_checkable
+class BatchRecognizer(Recognizer, Protocol):
+    """A recognizer that is cheaper on many texts at once (a model)."""
+
+    def find_many(self, texts: Sequence[str]) -> list[list[Span]]: ...
+
+
+class TextDetector:
+    """Finds personal data in text; yields Spans with Presidio's entity names and the
+    recognizer that found each as ``source``."""
+
+    name = "text-pii"
+
+    def __init__(self, entities: Iterable[str] | None = None, ner: bool = True,
+                 threshold: float = DEFAULT_THRESHOLD,
+                 registry: Registry | None = None) -> None:
+        self.entities = frozenset(entities) if entities is not None else None
+        self.threshold = threshold
+        registry = registry if registry is not None else default_registry()
+        self.registry = registry if ner else Registry(r for r in registry
+                                                      if r.name != NER_NAME)
+
+    @property
+    def ner(self) -> bool:
+        return any(r.name == NER_NAME for r in self.registry)
+
+    def scan(self, text: str) -> list[Span]:
+        """Spans of personal data in ``text``, non-overlapping, in text order."""
+        return self.scan_many([text])[0]
+
+    def scan_many(self, texts: Sequence[str]) -> list[list[Span]]:
+        """``scan`` for many texts; models run on them in batches."""
+        batched: dict[str, list[list[Span]]] = {}
+        for r in self.registry:
+            if isinstance(r, BatchRecognizer):
+                batched[r.name] = r.find_many(texts)
+        out = []
+        for i, text in enumerate(texts):
+            spans: list[Span] = []
+            for r in self.registry:
+                spans += batched[r.name][i] if r.name in batched else r.find(text, spans)
+            out.append(self._finish(text, spans))
+        return out
+
+    def _finish(self, text: str, spans: list[Span]) -> list[Span]:
+        spans = [c for c in (_clean_person(text, s) if s.entity == "PERSON" else s
+                             for s in spans) if c is not None]
+        orgs = [m.span() for m in tp.ORG_NAME.finditer(text)]
+        if orgs:  # a name or place inside a company's name is the company's
+            spans = [s for s in spans if s.entity not in ("PERSON", "LOCATION")
+                     or not any(a <= s.start and s.end <= b for a, b in orgs)]
+        if self.entities is not None:
+            spans = [s for s in spans if s.entity in self.entities]
+        return resolve([_address_block(text, s) if s.entity == "ADDRESS" else s
+                        for s in spans if s.score >= self.threshold])
+
+
+def resolve(spans: Iterable[Span]) -> list[Span]:
+    """Keep the strongest of overlapping spans: higher score first, then longer."""
+    chosen: list[Span] = []
+    for span in sorted(spans, key=lambda s: (-round(s.score, 1), s.start - s.end, s.start)):
+        if all(span.end <= c.start or span.start >= c.end for c in chosen):
+            chosen.append(span)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+def _address_block(text: str, span: Span, max_lines: int = 4) -> Span:
+    """``span`` grown over a ", Town, Country" ending its sentence and the lines that
+    continue a postal address block after it (unit, town, country and postcode lines), so
+    the whole block is one finding."""
+    tail = tp.ADDRESS_TAIL.match(text, span.end)
+    end = tail.end() if tail else span.end
+    for _ in range(max_lines):
+        m = tp.ADDRESS_LINE.match(text, end)
+        if m is None:
+            break
+        end = m.end()
+    return span if end == span.end else Span(span.start, end, span.entity, span.score,
+                                              span.source)
+
+
+def _clean_person(text: str, span: Span) -> Span | None:
+    """Trim greetings, titles and labels off a name; drop what is only those, and NER
+    "names" that are field labels ("Teléfono:") or too short to be a name."""
+    names = tp.all_names()
+    trim = tp.trim_words()
+    words = [(m.start(), m.end(), m.group(0).casefold())
+             for m in re.finditer(r"[^\s,.:;]+", text[span.start : span.end])]
+    while words and words[0][2] in trim and words[0][2] not in names:
+        words.pop(0)
+    while words and words[-1][2] in trim and words[-1][2] not in names:
+        words.pop()
+    if not words:
+        return None
+    start, end = span.start + words[0][0], span.start + words[-1][1]
+    score = span.score
+    if span.source == NER_NAME:
+        label = text[end : end + 3].lstrip().startswith(":")
+        if label or (len(words) == 1 and len(words[0][2]) <= 3):
+            return None
+        value = text[start:end]
+        listed = any(w[2] in names for w in words)
+        if any(c.isdigit() for c in value) or (len(words) == 1 and not listed):
+            return None  # order numbers, lone capitalised words: not names by NER alone
+        score = 0.6 if listed else 0.45
+    if len(words) > 1 and words[-1][2] in tp.STREET_TYPES and words[-1][2] not in names:
+        return Span(start, end, "ADDRESS", score, span.source)  # "Emma Terrace" is a street
+    return Span(start, end, span.entity, score, span.source)

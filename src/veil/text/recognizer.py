@@ -1,0 +1,128 @@
+"""The unit of text detection: a named recognizer that finds one or a few entity kinds.
+
+Two shapes behind one protocol: ``PatternRecognizer`` (regexes, context words, a named
+validator, a score: the shape a policy can write too) and ``FunctionRecognizer`` (a rule
+that needs code: phone numbers, dates, names from lists). Every Span a recognizer
+returns carries its name as ``source``, so a user can see why a value was hidden.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol, runtime_checkable
+
+from veil.regions import Span
+from veil.text import validators
+
+CONTEXT_WINDOW = 48
+CONTEXT_BOOST = 0.4
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """Finds values of ``entities`` in a text. ``languages`` ("en", "de", ...) are those
+    whose texts it is meant for; empty means every language. ``prior`` holds what the
+    recognizers before it in the registry found in the same text."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def entities(self) -> tuple[str, ...]: ...
+
+    @property
+    def languages(self) -> tuple[str, ...]: ...
+
+    def find(self, text: str, prior: Sequence[Span]) -> list[Span]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """One regex of a recognizer; ``group`` is the part of the match that is the value."""
+
+    regex: re.Pattern[str]
+    score: float
+    group: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PatternRecognizer:
+    """Matches of ``patterns`` that pass ``validator`` (a name from ``validators``);
+    ``context`` words shortly before a match raise its score by ``CONTEXT_BOOST``.
+    Trailing ``strip`` characters are not part of a value."""
+
+    name: str
+    entity: str
+    patterns: tuple[Pattern, ...]
+    languages: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
+    validator: str | None = None
+    strip: str = ".,;:"
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        return (self.entity,)
+
+    def find(self, text: str, prior: Sequence[Span] = ()) -> list[Span]:
+        check = validators.get(self.validator) if self.validator else None
+        spans = []
+        for pattern in self.patterns:
+            for m in pattern.regex.finditer(text):
+                start, end = m.span(pattern.group)
+                value = text[start:end].rstrip(self.strip)
+                if value and check is not None and not _safe(check, value):
+                    value = valid_prefix(value, check)
+                if not value:
+                    continue
+                score = min(1.0, pattern.score + context_boost(text, start, self.context))
+                spans.append(Span(start, start + len(value), self.entity, score, self.name))
+        return spans
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionRecognizer:
+    """A rule written as code: ``finder(text, prior)`` returns its Spans, which are
+    stamped with the recognizer's name."""
+
+    name: str
+    entities: tuple[str, ...]
+    finder: Callable[[str, Sequence[Span]], list[Span]]
+    languages: tuple[str, ...] = ()
+
+    def find(self, text: str, prior: Sequence[Span] = ()) -> list[Span]:
+        return [s if s.source == self.name else replace(s, source=self.name)
+                for s in self.finder(text, prior)]
+
+
+def _safe(check: validators.Validator, value: str) -> bool:
+    """A validator that raises on a value it cannot parse has rejected it."""
+    try:
+        return check(value)
+    except Exception:
+        return False
+
+
+def valid_prefix(value: str, check: validators.Validator) -> str:
+    """The longest part of ``value`` before one of its spaces or line breaks that passes
+    ``check`` ("" if none): an IBAN whose match ran on into the next line's label."""
+    for cut in reversed([m.start() for m in re.finditer(r"\s", value)]):
+        if _safe(check, value[:cut]):
+            return value[:cut]
+    return ""
+
+
+def context_boost(text: str, start: int, words: tuple[str, ...]) -> float:
+    """The context boost if one of ``words`` starts a word shortly before ``start``."""
+    if not words:
+        return 0.0
+    before = text[max(0, start - CONTEXT_WINDOW) : start].lower()
+    return CONTEXT_BOOST if context_regex(words).search(before) else 0.0
+
+
+@functools.cache
+def context_regex(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Any of ``words`` starting a word ("tel" in "Tel.: ", not in "Artikel")."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + ")")

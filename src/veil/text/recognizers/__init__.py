@@ -1,0 +1,1 @@
+"""Recognizers by family: contact, finance, identifiers, dates, names, places, NER."""

@@ -1,0 +1,81 @@
+"""People's names: after cues (greetings, titles, labels, speech verbs), from name lists,
+above a postal address, and the speakers of a chat."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from veil.regions import Span
+from veil.text import patterns as tp
+from veil.text.recognizer import FunctionRecognizer, Pattern, PatternRecognizer
+
+EN_DE_FR_ES = ("en", "de", "fr", "es")
+CUED_NAME = PatternRecognizer("cued-name", "PERSON", (Pattern(tp.CUED_NAME, 0.65, 1),),
+                              EN_DE_FR_ES)
+SAID_NAME = PatternRecognizer("said-name", "PERSON", (Pattern(tp.SAID_NAME, 0.6, 1),), ("en",))
+NAME_BEFORE_VERB = PatternRecognizer("name-before-verb", "PERSON",
+                                     (Pattern(tp.NAME_BEFORE_VERB, 0.6, 1),), ("en",))
+TITLED_NAME = PatternRecognizer("titled-name", "PERSON", (Pattern(tp.TITLED_NAME, 0.7, 1),),
+                                EN_DE_FR_ES)
+LABELLED_NAME = PatternRecognizer("labelled-name", "PERSON",
+                                  (Pattern(tp.LABELLED_NAME, 0.75, 1),), EN_DE_FR_ES)
+
+
+def chat_speakers(text: str, prior: Sequence[Span] = ()) -> list[Span]:
+    """The name opening a chat line ("anna: ..."), stronger with a known first name."""
+    first = tp.name_lists()[0]
+    spans = []
+    for m in tp.CHAT_SPEAKER.finditer(text):
+        start, end = m.span(1)
+        value = text[start:end].rstrip(".,;:")
+        if value:
+            score = 0.8 if value.split()[0].casefold() in first else 0.3
+            spans.append(Span(start, start + len(value), "PERSON", score, "chat-speaker"))
+    return spans
+
+
+def listed_names(text: str, prior: Sequence[Span] = ()) -> list[Span]:
+    """Runs of capitalised or upper-case words ("JOHN SMITH", "Smith, John") that hold a
+    known first name and one more word, trimmed of greetings and labels at either end."""
+    first, last = tp.name_lists()
+    names = tp.all_names()
+    trim = tp.trim_words()
+    spans = [Span(m.start(), m.end(), "PERSON", 0.5, "name-list")
+             for m in tp.LONE_WORD.finditer(text)
+             if (w := m.group(0).casefold()) in first and w not in trim]
+    for run in tp.NAME_RUN.finditer(text):
+        words = [(m.start(), m.end(), m.group(0).casefold())
+                 for m in re.finditer(r"[^\s,]+", run.group(0))]
+        while words and words[0][2] not in names:
+            words.pop(0)
+        while words and words[-1][2] in trim and words[-1][2] not in names:
+            words.pop()
+        folded = [w[2] for w in words]
+        if len(words) < 2 or not any(f in first for f in folded):
+            continue
+        score = 0.85 if any(f in last for f in folded) else 0.6
+        spans.append(Span(run.start() + words[0][0], run.start() + words[-1][1], "PERSON",
+                          score, "name-list"))
+    return spans
+
+
+def names_above(text: str, prior: Sequence[Span] = ()) -> list[Span]:
+    """A line of two to four capitalised words just above a postal address found before
+    (in ``prior``): the name of a mailing label or letter head ("Anna Kowalska\\n12 Main
+    Street")."""
+    trim = tp.trim_words()
+    spans = []
+    for address in (s for s in prior if s.entity == "ADDRESS"):
+        line = text.rfind("\n", 0, address.start) + 1
+        if not tp.LINE_OPENING.fullmatch(text, line, address.start):
+            continue  # the address does not open its line
+        m = tp.NAME_LINE.search(text, max(0, line - 120), line)
+        if m and not any(w.casefold() in trim for w in m.group(1).split()):
+            spans.append(Span(*m.span(1), "PERSON", 0.6, "name-above-address"))
+    return spans
+
+
+CHAT_SPEAKER = FunctionRecognizer("chat-speaker", ("PERSON",), chat_speakers)
+NAME_LIST = FunctionRecognizer("name-list", ("PERSON",), listed_names)
+NAME_ABOVE_ADDRESS = FunctionRecognizer("name-above-address", ("PERSON",), names_above)

@@ -1,0 +1,108 @@
+"""Named validators: checks a pattern's match must pass to be reported.
+
+A recognizer (built in or written in a policy) names its validator: one of ``NAMED`` or
+``stdnum.<module>`` for any identifier python-stdnum knows (``stdnum.de.idnr``,
+``stdnum.es.nie``), whose ``is_valid`` runs on the value as written.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import ipaddress
+import pkgutil
+import re
+from collections.abc import Callable
+
+import phonenumbers
+from stdnum import iban, luhn
+from stdnum.us import ssn
+
+from veil.text import patterns as tp
+
+Validator = Callable[[str], bool]
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES")
+
+
+def _digits(value: str) -> str:
+    return re.sub(r"\D", "", value)
+
+
+def card(value: str) -> bool:
+    """An issuer's prefix and length, and the Luhn check."""
+    digits = _digits(value)
+    brand = any(prefix.match(digits) and len(digits) in lengths
+                for prefix, lengths in tp.CARD_BRANDS)
+    return brand and luhn.is_valid(digits)
+
+
+def luhn_ok(value: str) -> bool:
+    digits = _digits(value)
+    return len(digits) >= 2 and luhn.is_valid(digits)
+
+
+def iban_ok(value: str) -> bool:
+    """The IBAN's own mod-97 check; national check digits inside it are not required."""
+    return bool(iban.is_valid(re.sub(r"[\s-]", "", value).upper(), check_country=False))
+
+
+def us_ssn(value: str) -> bool:
+    digits = _digits(value)
+    return len(digits) == 9 and bool(ssn.is_valid(digits))
+
+
+def ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def dea(value: str) -> bool:
+    """DEA registration number: 2 letters, 7 digits, the last a checksum."""
+    d = [int(c) for c in value[2:]]
+    return (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+
+
+def phone(value: str) -> bool:
+    """Valid as a phone number of one of PHONE_REGIONS (or in international form)."""
+    return any(phonenumbers.is_valid_number(n) for n in tp.phone_parses(value, PHONE_REGIONS))
+
+
+NAMED: dict[str, Validator] = {
+    "card": card, "luhn": luhn_ok, "iban": iban_ok, "us_ssn": us_ssn, "ip": ip, "dea": dea,
+    "phone": phone,
+}
+
+
+@functools.cache
+def get(name: str) -> Validator:
+    """The validator called ``name``; KeyError if there is none."""
+    if name in NAMED:
+        return NAMED[name]
+    if name.startswith("stdnum.") and name in stdnum_names():
+        module = importlib.import_module(name)
+        if not hasattr(module, "is_valid"):
+            raise KeyError(name)
+        check: Callable[[str], bool] = module.is_valid
+        return lambda value: bool(check(value))
+    raise KeyError(name)
+
+
+@functools.cache
+def stdnum_names() -> frozenset[str]:
+    """``stdnum.<module>`` for every python-stdnum module with an ``is_valid``."""
+    import stdnum
+
+    names = set()
+    for info in pkgutil.walk_packages(stdnum.__path__, "stdnum."):
+        if info.ispkg or info.name.rsplit(".", 1)[-1] in ("util", "exceptions", "numdb"):
+            continue
+        names.add(info.name)
+    return frozenset(names)
+
+
+def known() -> list[str]:
+    """Every validator name a recognizer may use."""
+    return sorted(NAMED) + sorted(stdnum_names())
