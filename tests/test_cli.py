@@ -44,11 +44,17 @@ def test_redact_folder_keeps_tree_names_sizes_and_formats(tree: Path, tmp_path: 
     with Image.open(out / "sub/deeper/portrait.png") as png:
         assert (png.format, png.size) == ("PNG", (512, 512))
     lines = [json.loads(x) for x in (tmp_path / "report.jsonl").read_text().splitlines()]
-    assert len(lines) == 2
-    for line in lines:
+    skipped = [line for line in lines if "skipped" in line]
+    done = [line for line in lines if "skipped" not in line]
+    # every file is accounted for: the text file is listed as skipped, with the reason
+    assert [(Path(x["file"]).name, x["skipped"].split(" (")[0]) for x in skipped] == [
+        ("notes.txt", "not a kind Veil handles")]
+    assert "1 skipped" in result.stderr and "notes.txt" in result.stderr
+    assert len(done) == 2
+    for line in done:
         assert [r["kind"] for r in line["regions"]] == ["face"]
         assert set(line) >= {"file", "regions", "ms", "metadata_removed"}
-    assert "2 image(s) done, 0 failed; hidden: 2 face" in result.stderr
+    assert "2 file(s) done, 0 failed, 1 skipped; hidden: 2 face" in result.stderr
 
 
 def test_bad_inputs_fail_one_by_one_and_the_rest_complete(
@@ -136,7 +142,7 @@ def test_no_images_found_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = veil("redact", tmp_path / "empty", "--out", tmp_path / "o")
     assert result.exit_code == 1
-    assert "no input images" in result.stderr
+    assert "no input files found" in result.stderr
 
 
 def test_installed_command_with_workers(tree: Path, tmp_path: Path) -> None:
@@ -149,6 +155,6 @@ def test_installed_command_with_workers(tree: Path, tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.count("veil: FAILED") == 1
-    assert "2 image(s) done, 1 failed" in proc.stderr
+    assert "2 file(s) done, 1 failed" in proc.stderr
     assert sorted(p.name for p in (tmp_path / "o").rglob("*.*")) == ["astronaut.jpg",
                                                                      "portrait.png"]

@@ -158,7 +158,7 @@ def test_file_size_limit(tmp_path: Path) -> None:
         read_image(path, Limits(max_file_bytes=10))
 
 
-def test_animated_images_are_refused() -> None:
+def test_still_image_decoder_refuses_animated_images() -> None:
     frames = [Image.new("RGB", (8, 8), (i * 40, 0, 0)) for i in range(3)]
     data = _encode(frames[0], "GIF", save_all=True, append_images=frames[1:])
     with pytest.raises(InputError, match="3 frames"):

@@ -1,4 +1,4 @@
-"""Many images: collect inputs (files, globs, folders), plan outputs, run a local pool."""
+"""Many files: collect inputs (files, globs, folders), plan outputs, run a local pool."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from veil.errors import VeilError
+from veil.formats import handled, known_suffix
 from veil.pipeline import Redactor
 from veil.policy import Policy
 from veil.report import Report
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".gif", ".mpo"}
-
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One input image and where its output goes, relative to the output folder."""
+    """One input file and where its output goes, relative to the output folder."""
 
     src: Path
     rel: Path
@@ -34,17 +33,37 @@ class Failure:
     reason: str
 
 
-def collect(inputs: Sequence[str]) -> tuple[list[Job], list[Failure]]:
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A file found in a folder or by a pattern that Veil leaves alone, and why."""
+
+    src: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Collected:
+    """What the inputs expand to: files to process, inputs that failed, files skipped."""
+
+    jobs: list[Job]
+    failures: list[Failure]
+    skipped: list[Skipped]
+
+
+def collect(inputs: Sequence[str]) -> Collected:
     """Expand files, globs and folders (recursively) into jobs; list what cannot be read.
 
-    Folders contribute files with image suffixes; files named explicitly are always tried.
+    Folders and patterns contribute files of a kind Veil handles (by suffix) and list the
+    other files as skipped, so that every file is accounted for; files named explicitly
+    are always tried.
     """
     jobs: list[Job] = []
     failures: list[Failure] = []
+    skipped: list[Skipped] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            jobs.extend(_walk(path, failures))
+            jobs.extend(_walk(path, failures, skipped))
         elif path.exists() or path.is_symlink():
             jobs.append(Job(path, Path(path.name)))
         elif glob.has_magic(item):
@@ -54,23 +73,37 @@ def collect(inputs: Sequence[str]) -> tuple[list[Job], list[Failure]]:
             for match in matches:
                 m = Path(match)
                 if m.is_dir():
-                    jobs.extend(_walk(m, failures))
-                else:
+                    jobs.extend(_walk(m, failures, skipped))
+                elif _take(m, skipped):
                     jobs.append(Job(m, Path(m.name)))
         else:
             failures.append(Failure(item, "no such file or folder"))
-    return _dedupe(jobs, failures)
+    unique, failures = _dedupe(jobs, failures)
+    return Collected(unique, failures, skipped)
 
 
-def _walk(root: Path, failures: list[Failure]) -> Iterator[Job]:
+def _take(path: Path, skipped: list[Skipped]) -> bool:
+    """Whether a file found by a walk or a pattern is processed; if not, say why."""
+    if path.name.startswith("."):
+        skipped.append(Skipped(str(path), "hidden file"))
+        return False
+    if not known_suffix(path):
+        suffix = path.suffix.lower() or "no suffix"
+        skipped.append(Skipped(str(path), f"not a kind Veil handles ({suffix}; it handles "
+                                          f"{handled()})"))
+        return False
+    return True
+
+
+def _walk(root: Path, failures: list[Failure], skipped: list[Skipped]) -> Iterator[Job]:
     def on_error(exc: OSError) -> None:
         failures.append(Failure(str(exc.filename or root), f"cannot read folder: {exc.strerror}"))
 
     for folder, dirs, files in os.walk(root, onerror=on_error):
         dirs.sort()
         for name in sorted(files):
-            if Path(name).suffix.lower() in IMAGE_SUFFIXES and not name.startswith("."):
-                src = Path(folder) / name
+            src = Path(folder) / name
+            if _take(src, skipped):
                 yield Job(src, src.relative_to(root))
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from veil.batch import Failure, collect, plan_outputs, run
+from veil.batch import Failure, Skipped, collect, plan_outputs, run
 from veil.errors import PolicyError, VeilError
 from veil.eval.cli import eval_group
 from veil.images import write_atomic
@@ -40,6 +40,11 @@ def _load_policy(path: Path | None) -> Policy:
 
 def _fail_line(failure: Failure) -> None:
     click.echo(f"veil: FAILED {failure.src}: {failure.reason}", err=True)
+
+
+def _skip_lines(skipped: Sequence[Skipped]) -> None:
+    for item in skipped:
+        click.echo(f"veil: skipped {item.src}: {item.reason}", err=True)
 
 
 def _run(tasks: Sequence[tuple[Path, Path | None]], policy: Policy,
@@ -84,17 +89,19 @@ def main() -> None:
               "(the ones `veil pseudonymize --session` gives the prompt).")
 def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
            report_path: Path | None, workers: int | None, session: str | None) -> None:
-    """Hide faces, personal text, plates, codes and metadata in images: INPUTS are files,
-    globs or folders."""
+    """Hide faces, personal text, plates, codes and metadata in images and documents:
+    INPUTS are files, globs or folders."""
     policy = _load_policy(policy_path)
-    jobs, failures = collect(inputs)
-    planned, refused = plan_outputs(jobs, out_dir)
-    failures += refused
+    found = collect(inputs)
+    planned, refused = plan_outputs(found.jobs, out_dir)
+    failures = found.failures + refused
     for failure in failures:
         _fail_line(failure)
+    _skip_lines(found.skipped)
     start = time.perf_counter()
     reports: list[Report] = []
     lines: list[dict[str, object]] = [{"file": f.src, "error": f.reason} for f in failures]
+    lines += [{"file": s.src, "skipped": s.reason} for s in found.skipped]
     tasks = [(job.src, dst) for job, dst in planned]
     for result in _progress(_run(tasks, policy, workers, session), len(tasks)):
         if isinstance(result, Failure):
@@ -107,12 +114,13 @@ def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
     if report_path is not None:
         body = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
         write_atomic(report_path, body.encode())
-    _summary(reports, failures, time.perf_counter() - start)
+    _summary(reports, failures, found.skipped, time.perf_counter() - start)
     if failures or not reports:
         sys.exit(1)
 
 
-def _summary(reports: list[Report], failures: list[Failure], seconds: float) -> None:
+def _summary(reports: list[Report], failures: list[Failure], skipped: list[Skipped],
+             seconds: float) -> None:
     kinds: Counter[str] = Counter()
     for report in reports:
         kinds.update(report.counts())
@@ -120,11 +128,12 @@ def _summary(reports: list[Report], failures: list[Failure], seconds: float) -> 
     rate = ""
     if reports:
         median = statistics.median(r.ms for r in reports) / 1000
-        rate = f"; {median:.2f} s/image median, {seconds:.1f} s in all with models loading"
-    click.echo(f"veil: {len(reports)} image(s) done, {len(failures)} failed; hidden: {hidden}"
-               f"{rate}", err=True)
+        rate = f"; {median:.2f} s/file median, {seconds:.1f} s in all with models loading"
+    left = f", {len(skipped)} skipped" if skipped else ""
+    click.echo(f"veil: {len(reports)} file(s) done, {len(failures)} failed{left}; hidden: "
+               f"{hidden}{rate}", err=True)
     if not reports and not failures:
-        click.echo("veil: no input images found", err=True)
+        click.echo("veil: no input files found that Veil handles", err=True)
 
 
 @main.command()
@@ -137,11 +146,13 @@ def scan(inputs: Sequence[str], policy_path: Path | None, as_json: bool,
          workers: int | None) -> None:
     """Show what would be hidden in INPUTS; nothing is written."""
     policy = _load_policy(policy_path)
-    jobs, failures = collect(inputs)
+    found = collect(inputs)
+    failures = found.failures
     for failure in failures:
         _fail_line(failure)
+    _skip_lines(found.skipped)
     reports = 0
-    for result in _run([(job.src, None) for job in jobs], policy, workers):
+    for result in _run([(job.src, None) for job in found.jobs], policy, workers):
         if isinstance(result, Failure):
             failures.append(result)
             _fail_line(result)
@@ -158,7 +169,7 @@ def scan(inputs: Sequence[str], policy_path: Path | None, as_json: bool,
                        f"{'; metadata: ' + meta if meta else ''}")
     if failures or not reports:
         if not reports and not failures:
-            click.echo("veil: no input images found", err=True)
+            click.echo("veil: no input files found that Veil handles", err=True)
         sys.exit(1)
 
 

@@ -14,11 +14,12 @@ import io
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from veil.detect.metadata import metadata_kinds
 from veil.errors import InputError
@@ -63,8 +64,34 @@ class Picture:
                        self.metadata)
 
 
+@dataclass(frozen=True, slots=True)
+class Frames:
+    """The pages of a multi-page TIFF or the frames of an animated GIF or WebP, each a
+    Picture, with the timing that writing them back needs (milliseconds per frame)."""
+
+    pictures: tuple[Picture, ...]
+    format: str
+    durations: tuple[int, ...] = ()
+    loop: int | None = None
+
+
 def read_image(path: Path, limits: Limits) -> Picture:
     """Read and decode an image file, or raise InputError with a clear reason."""
+    return decode_image(read_bounded(path, limits), limits)
+
+
+def read_frames(path: Path, limits: Limits) -> Frames:
+    """Read every page or frame of an image file (one for a still image)."""
+    data = read_bounded(path, limits)
+    with _open(data, limits) as im:
+        if _frame_count(im) == 1:
+            picture = _from_pil(im, limits)
+            return Frames((picture,), picture.format)
+        return _frames(im, limits)
+
+
+def read_bounded(path: Path, limits: Limits) -> bytes:
+    """A file's bytes, or InputError if it is unreadable, empty or above the size limit."""
     try:
         size = path.stat().st_size
         if size > limits.max_file_bytes:
@@ -72,11 +99,22 @@ def read_image(path: Path, limits: Limits) -> Picture:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or type(exc).__name__}") from None
-    return decode_image(data, limits)
+    if not data:
+        raise InputError("file is empty (0 bytes)")
+    return data
 
 
 def decode_image(data: bytes, limits: Limits) -> Picture:
-    """Decode image bytes, or raise InputError with a clear reason."""
+    """Decode the bytes of a still image, or raise InputError with a clear reason."""
+    with _open(data, limits) as im:
+        frames = _frame_count(im)
+        if frames > 1:
+            raise InputError(f"animated or multi-page images are not supported here "
+                             f"({frames} frames)")
+        return _from_pil(im, limits)
+
+
+def _open(data: bytes, limits: Limits) -> Image.Image:
     if not data:
         raise InputError("file is empty (0 bytes)")
     if len(data) > limits.max_file_bytes:
@@ -84,15 +122,48 @@ def decode_image(data: bytes, limits: Limits) -> Picture:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            im = Image.open(io.BytesIO(data))
+            return Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
             raise InputError("not an image, or an image format Veil cannot read") from None
         except Image.DecompressionBombError:
             raise InputError("image pixel count is absurd (decompression bomb)") from None
         except (OSError, ValueError, SyntaxError) as exc:
             raise InputError(f"corrupt image header ({type(exc).__name__})") from None
-    with im:
-        return _from_pil(im, limits)
+
+
+def _frame_count(im: Image.Image) -> int:
+    """Frames that are pictures of their own; an MPO's extra frames are previews."""
+    return 1 if im.format == "MPO" else int(getattr(im, "n_frames", 1))
+
+
+def _frames(im: Image.Image, limits: Limits) -> Frames:
+    count = _frame_count(im)
+    if count > limits.max_frames:
+        raise InputError(f"image has {count} frames, above the limit of {limits.max_frames}")
+    fmt = _FORMAT_ALIASES.get(im.format or "", im.format or "PNG")
+    if fmt not in ("TIFF", "GIF", "WEBP"):
+        raise InputError(f"multi-frame {fmt} images are not supported")
+    loop = im.info.get("loop")
+    pictures: list[Picture] = []
+    durations: list[int] = []
+    total = 0
+    for frame in _each_frame(im):
+        total += frame.width * frame.height
+        if total > limits.max_pixels * 4:
+            raise InputError(f"frames hold more than {limits.max_pixels * 4} pixels in all, "
+                             "above the limit")
+        # GIF and WebP frames after the first are composited by Pillow: whole pictures
+        pictures.append(_from_pil(frame, limits))
+        durations.append(int(frame.info.get("duration", 0) or 0))  # known once loaded
+    return Frames(tuple(pictures), fmt, tuple(durations),
+                  int(loop) if isinstance(loop, int) else None)
+
+
+def _each_frame(im: Image.Image) -> Iterator[Image.Image]:
+    try:
+        yield from ImageSequence.Iterator(im)
+    except (OSError, ValueError, EOFError, SyntaxError) as exc:
+        raise InputError(f"corrupt or truncated frame ({type(exc).__name__})") from None
 
 
 def picture_from_pil(im: Image.Image, limits: Limits) -> Picture:
@@ -110,9 +181,6 @@ def _from_pil(im: Image.Image, limits: Limits) -> Picture:
     fmt = _FORMAT_ALIASES.get(im.format or "", im.format or "PNG")
     if fmt not in WRITABLE:
         raise InputError(f"image format {fmt} is not supported (use JPEG, PNG, TIFF, WEBP)")
-    frames = int(getattr(im, "n_frames", 1))
-    if frames > 1 and im.format != "MPO":
-        raise InputError(f"animated or multi-page images are not supported ({frames} frames)")
     try:
         im.load()
     except (OSError, ValueError, SyntaxError) as exc:
@@ -202,6 +270,35 @@ def box_to_stored(
 
 def encode_image(picture: Picture, jpeg_quality: int = 95) -> bytes:
     """Encode a Picture in its own format, with no metadata but orientation and ICC."""
+    im, options = _prepared(picture, jpeg_quality)
+    buf = io.BytesIO()
+    im.save(buf, format=picture.format, **options)
+    return buf.getvalue()
+
+
+def encode_frames(frames: Frames, jpeg_quality: int = 95) -> bytes:
+    """Encode every page or frame back into one file of the input's format, with its
+    frame timing and loop count and no other metadata. Pages are stored upright."""
+    if len(frames.pictures) == 1:
+        return encode_image(frames.pictures[0], jpeg_quality)
+    prepared = [_prepared(replace(p, pixels=to_display(p.pixels, p.orientation),
+                                  orientation=1), jpeg_quality, animated=True)
+                for p in frames.pictures]
+    first, options = prepared[0]
+    options.update(save_all=True, append_images=[im for im, _ in prepared[1:]])
+    if frames.format in ("GIF", "WEBP"):
+        options["duration"] = list(frames.durations)
+        options["loop"] = frames.loop if frames.loop is not None else 0
+    if frames.format == "GIF":
+        options["disposal"] = 2  # frames are whole pictures: none shows through the next
+    buf = io.BytesIO()
+    first.save(buf, format=frames.format, **options)
+    return buf.getvalue()
+
+
+def _prepared(picture: Picture, jpeg_quality: int,
+              animated: bool = False) -> tuple[Image.Image, dict[str, object]]:
+    """A PIL image and save options for ``picture``'s format (metadata left out)."""
     im = picture.to_pil()
     fmt = picture.format
     options: dict[str, object] = {}
@@ -224,13 +321,12 @@ def encode_image(picture: Picture, jpeg_quality: int = 95) -> bytes:
         options.update(quality=jpeg_quality)
     elif fmt == "TIFF":
         options.update(compression="tiff_lzw")
-    elif fmt == "GIF":
-        im = im.convert("RGB").quantize(256) if im.mode != "L" else im
+    elif fmt == "GIF" and im.mode != "L" and not (animated and im.mode == "RGBA"):
+        # an animation's transparent pixels stay transparent: Pillow keeps an RGBA palette
+        im = im.convert("RGB").quantize(256)
     elif fmt == "BMP" and im.mode not in ("L", "RGB", "RGBA", "1", "P"):
         im = im.convert("RGB")
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **options)
-    return buf.getvalue()
+    return im, options
 
 
 def _with_orientation(im: Image.Image, orientation: int) -> Image.Image:

@@ -19,16 +19,14 @@ from veil.detect.codes import DEFAULT_THRESHOLD as CODE_THRESHOLD
 from veil.detect.codes import CodeDetector
 from veil.detect.image_text import ImageTextDetector
 from veil.errors import DetectorError, InputError, VeilError
+from veil.formats import handler_for_path
 from veil.images import (
     ORIENTATION_TAG,
     Picture,
     box_to_stored,
     colour_channels,
-    encode_image,
     picture_from_pil,
-    read_image,
     to_display,
-    write_atomic,
 )
 from veil.policy import Policy
 from veil.pseudo.canonical import canonical
@@ -141,24 +139,18 @@ class Redactor:
         return pixels, regions
 
     def redact_file(self, src: Path, dst: Path, session: str | None = None) -> Report:
-        """Read ``src``, redact it, write ``dst`` atomically. Nothing is written on error."""
-        start = time.perf_counter()
-        with stages(self.policy.limits.image_seconds) as times:
-            with stage("decode"):
-                picture = read_image(src, self.policy.limits)
-            out, report = self.redact(picture, session)
-            with stage("encode"):
-                data = encode_image(out, self.policy.jpeg_quality)
-            write_atomic(dst, data)
-        times.update(report.stages)
-        return replace(report, ms=(time.perf_counter() - start) * 1000, stages=times)
+        """Protect the file ``src`` (an image, every page or frame of a longer one, or any
+        kind in ``veil.formats``) into ``dst``, written atomically: nothing on error."""
+        return handler_for_path(src).redact_file(self, src, dst, session)
 
     def scan_file(self, src: Path) -> Report:
         """What ``redact_file`` would hide, without writing anything."""
+        return handler_for_path(src).scan_file(self, src)
+
+    def scan_report(self, picture: Picture) -> Report:
+        """What ``redact`` would hide in ``picture``, as a report."""
         start = time.perf_counter()
         with stages(self.policy.limits.image_seconds) as times:
-            with stage("decode"):
-                picture = read_image(src, self.policy.limits)
             regions = self.scan(picture)
         return self._report(picture, regions, start, times)
 

@@ -50,6 +50,9 @@ class Limits(BaseModel):
     max_pixels: int = Field(default=100_000_000, gt=0)
     max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     max_text_chars: int = Field(default=2_000_000, gt=0)
+    max_frames: int = Field(default=1000, gt=0)
+    """Pages of a multi-page image or frames of an animated one; all of them together may
+    hold at most four times ``max_pixels``."""
     image_seconds: float = Field(default=300.0, gt=0)
     """Time budget per image: an image still being processed past it is blocked (fail
     closed, the rest of a batch goes on)."""

@@ -20,15 +20,21 @@ class Action:
     score: float
     operator: str
     source: str
+    page: int | None = None
+    """The page or frame (from 0) of a multi-page file; None for a single picture."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "box": list(self.box), "score": round(self.score, 4),
-                "operator": self.operator, "source": self.source}
+        data: dict[str, Any] = {"kind": self.kind, "box": list(self.box),
+                                "score": round(self.score, 4), "operator": self.operator,
+                                "source": self.source}
+        if self.page is not None:
+            data["page"] = self.page
+        return data
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """The outcome for one image."""
+    """The outcome for one file (an image, or every page or frame of a longer one)."""
 
     width: int
     height: int
@@ -40,6 +46,8 @@ class Report:
     stages: dict[str, float] = field(default_factory=dict)
     """Milliseconds per stage (decode, faces, ocr.detect, ocr.read, text, plates, codes,
     hide, encode): where the time went."""
+    pages: int | None = None
+    """Pages or frames of a multi-page file (``width``/``height`` are the first one's)."""
 
     def counts(self) -> dict[str, int]:
         """How many regions of each kind were hidden."""
@@ -58,6 +66,8 @@ class Report:
             "ms": round(self.ms, 1),
             "stages": {name: round(ms, 1) for name, ms in self.stages.items()},
         }
+        if self.pages is not None:
+            data["pages"] = self.pages
         if self.error is not None:
             data["error"] = self.error
         return data

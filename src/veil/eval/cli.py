@@ -135,7 +135,7 @@ def residual(input_dir: Path, manifests: tuple[Path, ...], out_dir: Path,
     from veil.images import Picture, write_atomic
 
     policy = _policy(policy_path) or Policy()
-    jobs, _ = collect([str(input_dir)])
+    jobs = collect([str(input_dir)]).jobs
     jobs = jobs[:limit] if limit else jobs
     if not jobs:
         raise click.UsageError(f"no images in {input_dir}")
