@@ -102,7 +102,7 @@ class Redactor:
                 raise DetectorError(
                     f"detector {detector.name} failed ({type(exc).__name__}); image blocked"
                 ) from None
-            found.extend(r for r in regions if self._wanted(r))
+            found.extend(r for r in regions if self.wanted(r))
         if picture.orientation == 1:
             return found
         return [self._to_stored(r, picture) for r in found]
@@ -179,7 +179,8 @@ class Redactor:
             drawn[key] = surrogate(entity, region.text)
         return drawn[key]
 
-    def _wanted(self, region: Region) -> bool:
+    def wanted(self, region: Region) -> bool:
+        """Whether the policy protects ``region``'s kind at its score."""
         rule = self.policy.rule(region.kind)
         return rule.enabled and (rule.threshold is None or region.score >= rule.threshold)
 
