@@ -5,6 +5,7 @@ other text kept; bad files refused with nothing written."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +13,11 @@ import numpy as np
 import pikepdf
 import pypdfium2 as pdfium
 import pytest
+from click.testing import CliRunner
 from pikepdf import Name
 
 import pdf_samples as ps
+from veil.cli import main
 from veil.detect.ocr import read_lines
 from veil.errors import InputError
 from veil.pdf.redact import redact_file, scan_file
@@ -262,3 +265,25 @@ def test_output_opens_in_both_readers(text_only: tuple[Path, Path]) -> None:
     document = pdfium.PdfDocument(io.BytesIO(dst.read_bytes()))
     assert len(document) == 1
     assert document[0].render(scale=0.5).to_numpy().shape[2] >= 3
+
+
+@pytest.mark.slow
+def test_cli_redacts_pdfs_in_folders_and_refuses_broken_ones(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    ps.build(folder / "sub" / "invoice.pdf", scanned=False)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["redact", str(folder), "--out", str(out), "--workers",
+                                       "1", "--report", str(tmp_path / "r.jsonl")])
+    assert result.exit_code != 0  # one file failed
+    assert "broken.pdf" in result.output and "damaged" in result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "sub/invoice.pdf"]
+    assert leaks_in_bytes(out / "sub" / "invoice.pdf", ps.PLANTED) == []
+    lines = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    done = next(line for line in lines if line.get("file", "").endswith("invoice.pdf"))
+    assert done["pages"] == 1 and {r["page"] for r in done["regions"]} == {0}
+    assert "Margaret" not in (tmp_path / "r.jsonl").read_text()
+    scanned = CliRunner().invoke(main, ["scan", str(folder / "sub" / "invoice.pdf")])
+    assert scanned.exit_code == 0 and "text.EMAIL_ADDRESS" in scanned.output

@@ -53,9 +53,14 @@ def _image_head(head: bytes) -> bool:
         head[:4] == b"RIFF" and head[8:12] == b"WEBP")
 
 
+def _pdf_head(head: bytes) -> bool:
+    return b"%PDF-" in head  # readers accept a little junk before the header
+
+
 KINDS: tuple[FileKind, ...] = (
     FileKind("image", frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp",
                                  ".gif", ".mpo"}), "veil.formats.image", _image_head),
+    FileKind("pdf", frozenset({".pdf"}), "veil.formats.pdf", _pdf_head),
 )
 
 

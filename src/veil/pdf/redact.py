@@ -16,6 +16,7 @@ import io
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pikepdf
@@ -31,10 +32,12 @@ from veil.pdf.clean import clean
 from veil.pdf.content import Editor, apply, invert, mul
 from veil.pdf.fonts import PdfError
 from veil.pdf.pictures import overwrite, rectangles
-from veil.pipeline import Redactor
 from veil.regions import Region
 from veil.report import Action, Report
 from veil.timing import StageTimes, stage, stages
+
+if TYPE_CHECKING:
+    from veil.pipeline import Redactor
 
 DPI = 150
 """Pages are rendered at this resolution for the image pipeline (OCR and faces)."""
@@ -355,9 +358,9 @@ def _report(redactor: Redactor, findings: list[PageFinding], removed: list[str],
                        max(int(min(ay, by) / s) + 1, int(np.ceil(max(ay, by) / s))))
                 operator = TEXT_OPERATOR if r.source == TEXT_SOURCE else \
                     redactor.policy.operator_for(r.kind).name
-                actions.append(Action(r.kind, box, r.score, operator, r.source))
+                actions.append(Action(r.kind, box, r.score, operator, r.source, view.index))
     first = findings[0].view if findings else None
     width = round(first.width / first.scale) if first else 0
     height = round(first.height / first.scale) if first else 0
     return Report(width, height, tuple(actions), tuple(removed),
-                  (time.perf_counter() - start) * 1000, stages=dict(times))
+                  (time.perf_counter() - start) * 1000, stages=dict(times), pages=len(findings))
