@@ -119,10 +119,10 @@ def test_an_ocr_failure_blocks_the_image(tmp_path: Path, monkeypatch: pytest.Mon
     src = tmp_path / "form.png"
     src.write_bytes(encode_image(Picture(page, "RGB", "PNG"), 95))
 
-    def broken(_image: np.ndarray) -> list[ocr.Line]:
+    def broken(*_args: object) -> tuple[int, np.ndarray, list[ocr.Line]]:
         raise RuntimeError("model crashed on Jonathan Whitaker")
 
-    monkeypatch.setattr("veil.detect.image_text.read_lines", broken)
+    monkeypatch.setattr("veil.detect.image_text.read_upright", broken)
     dst = tmp_path / "out" / "form.png"
     with pytest.raises(DetectorError) as err:
         Redactor().redact_file(src, dst)

@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 from veil.detect.metadata import metadata_kinds
 from veil.errors import InputError
 from veil.policy import Limits
+from veil.regions import Region
 
 ORIENTATION_TAG = 0x0112
 
@@ -247,6 +248,21 @@ def to_display(pixels: np.ndarray, orientation: int) -> np.ndarray:
     }
     op = ops.get(orientation)
     return pixels if op is None else np.ascontiguousarray(op(pixels))
+
+
+def region_to_stored(region: Region, orientation: int,
+                     stored_size: tuple[int, int]) -> Region:
+    """A region found in the displayed picture, in the stored picture's pixels."""
+    if orientation == 1:
+        return region
+    mask = region.mask  # box-local, so the inverse of the orientation maps it too
+    if mask is not None:
+        mask = to_display(mask, _INVERSE_ORIENTATION.get(orientation, orientation))
+    box = box_to_stored(region.box, orientation, stored_size)
+    return Region(box, region.kind, region.score, region.source, mask, region.text)
+
+
+_INVERSE_ORIENTATION = {6: 8, 8: 6}
 
 
 def box_to_stored(

@@ -23,10 +23,9 @@ from veil.formats import handler_for_path
 from veil.images import (
     ORIENTATION_TAG,
     Picture,
-    box_to_stored,
     colour_channels,
     picture_from_pil,
-    to_display,
+    region_to_stored,
 )
 from veil.policy import Policy
 from veil.pseudo.canonical import canonical
@@ -35,8 +34,6 @@ from veil.pseudo.surrogates import surrogate
 from veil.regions import Region
 from veil.report import Action, Report
 from veil.timing import StageTimes, stage, stages
-
-_INVERSE_ORIENTATION = {6: 8, 8: 6}
 
 
 def default_detectors(policy: Policy) -> list[Detector]:
@@ -53,7 +50,8 @@ def default_detectors(policy: Policy) -> list[Detector]:
     text = policy.enabled("text") or any(
         k.startswith("text.") and rule.enabled for k, rule in policy.kinds.items())
     if text or policy.enabled("plate"):
-        detectors.append(ImageTextDetector(text=text, plates=policy.enabled("plate")))
+        detectors.append(ImageTextDetector(text=text, plates=policy.enabled("plate"),
+                                           scripts=policy.ocr.scripts))
     code = policy.rule("code")
     if code.enabled:
         detectors.append(CodeDetector(
@@ -105,7 +103,7 @@ class Redactor:
             found.extend(r for r in regions if self.wanted(r))
         if picture.orientation == 1:
             return found
-        return [self._to_stored(r, picture) for r in found]
+        return [region_to_stored(r, picture.orientation, picture.size) for r in found]
 
     def redact(self, picture: Picture, session: str | None = None) -> tuple[Picture, Report]:
         """Hide every region the policy protects; metadata is dropped on encoding.
@@ -183,15 +181,6 @@ class Redactor:
         """Whether the policy protects ``region``'s kind at its score."""
         rule = self.policy.rule(region.kind)
         return rule.enabled and (rule.threshold is None or region.score >= rule.threshold)
-
-    @staticmethod
-    def _to_stored(region: Region, picture: Picture) -> Region:
-        o = picture.orientation
-        mask = region.mask  # box-local, so the inverse of the orientation maps it too
-        if mask is not None:
-            mask = to_display(mask, _INVERSE_ORIENTATION.get(o, o))
-        box = box_to_stored(region.box, o, picture.size)
-        return Region(box, region.kind, region.score, region.source, mask, region.text)
 
 
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)

@@ -136,6 +136,19 @@ class ServerPolicy(BaseModel):
     image_workers: int | None = Field(default=None, ge=1, le=256)
 
 
+Script = Literal["cyrillic", "greek", "arabic", "korean", "japanese", "chinese"]
+
+
+class OcrSettings(BaseModel):
+    """How text in pictures is read. ``scripts``: besides Latin and Chinese, which the first
+    OCR reads, the scripts a second reading (Tesseract) tries on the lines the first left
+    unread; empty turns the second reading off."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scripts: tuple[Script, ...] = ("cyrillic", "greek", "arabic")
+
+
 class Policy(BaseModel):
     """What to protect and how; every kind not named is protected with the defaults.
 
@@ -148,6 +161,7 @@ class Policy(BaseModel):
     operator: OperatorSpec = Field(default_factory=Fill)
     kinds: dict[str, KindRule] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=Limits)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
     jpeg_quality: int = Field(default=95, ge=95, le=100)
     roles: dict[str, Role] = Field(default_factory=dict)
     keys: tuple[ApiKey, ...] = ()

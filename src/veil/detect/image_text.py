@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from veil.detect.ocr import NAME as OCR_NAME
-from veil.detect.ocr import TEXT_SCORE, Line, Word, read_lines
+from veil.detect.ocr import TEXT_SCORE, Line, Word, read_upright
+from veil.images import region_to_stored
 from veil.regions import Box, Region, Span
 from veil.text import TextDetector, resolve
 from veil.text import patterns as tp
@@ -98,24 +99,29 @@ class ImageTextDetector:
     kinds: tuple[str, ...] = ("text", "plate")
 
     def __init__(self, detector: TextDetector | None = None, *, text: bool = True,
-                 plates: bool = True, pad: tuple[float, float] = PAD) -> None:
+                 plates: bool = True, pad: tuple[float, float] = PAD,
+                 scripts: tuple[str, ...] = ()) -> None:
         self._detector = detector
         self._text, self._plates, self._pad = text, plates, pad
+        self._scripts = scripts
 
     def warm_up(self) -> None:
         """Load the text detector's models (NER, name lists), which a blank image skips."""
         self._text_detector().scan("Warm-up call for Jane Roe, jane@example.org.")
 
     def detect(self, image: np.ndarray) -> list[Region]:
-        lines = read_lines(image, min_score=0.0)  # plates need the lines OCR could not read
+        # a page turned sideways or upside down is read upright, so that labels, fields and
+        # lines keep their layout; plates need the lines OCR could not read (min_score 0)
+        orientation, upright, lines = read_upright(image, 0.0, self._scripts)
         with stage("text"):
-            found = self.text_regions(image, lines) if self._text else []
+            found = self.text_regions(upright, lines) if self._text else []
         if self._plates:
             from veil.detect.plates import plate_regions
 
             with stage("plates"):
-                found += plate_regions(image, lines)
-        return found
+                found += plate_regions(upright, lines)
+        size = (image.shape[1], image.shape[0])
+        return [region_to_stored(r, orientation, size) for r in found]
 
     def text_regions(self, image: np.ndarray, lines: Sequence[Line]) -> list[Region]:
         """Regions for the personal values in ``lines`` (already read from ``image``; lines

@@ -104,12 +104,95 @@ def read_lines(image: np.ndarray, min_score: float = TEXT_SCORE) -> list[Line]:
     bgr = np.ascontiguousarray(image[..., ::-1])
     with stage("ocr.detect"):
         quads = find_text(bgr)
+    return _read(bgr, quads, min_score)
+
+
+def _read(bgr: np.ndarray, quads: Sequence[np.ndarray], min_score: float) -> list[Line]:
     if not quads:
         return []
     with stage("ocr.read"):
         lines = _recognise(bgr, quads[:_MAX_LINES])
     return sorted((ln for ln in lines if ln.score >= min_score),
                   key=lambda ln: (ln.box[1], ln.box[0]))
+
+
+TURN_LINES = 4
+"""Lines of text (long enough to tell their direction) a picture needs before Veil judges
+that it is turned: a photo with a sign or two is never turned."""
+TURN_RATIO = 2.5
+"""A line tells its direction when it is this many times longer than high."""
+TURN_SHARE = 0.7
+"""Share of those lines that must agree (running across the picture, or upside down) for
+the picture to be read turned."""
+_TURN_SAMPLE = 24
+"""Lines whose direction the classifier checks at most: enough to outvote a few odd ones."""
+
+
+def page_orientation(bgr: np.ndarray, quads: Sequence[np.ndarray]) -> int:
+    """The EXIF orientation (1, 3, 6 or 8) under which the text lines ``quads`` of a BGR
+    picture read upright: 1 when the text already reads upright or when there is too little
+    text to tell. Lines that run down the picture mean a page turned by 90 degrees; the
+    direction classifier, run on them (or on the lines across), tells which way. The text
+    finder often merges the lines of a sideways page into blocks; when the blocks mostly
+    stand upright, it looks again at the picture turned a quarter."""
+    judged = _judge(bgr, quads)
+    if judged is not None:
+        return judged
+    tall = sum(1 for q in quads if _quad_height(q) > np.linalg.norm(q[0] - q[1]))
+    if len(quads) < TURN_LINES or tall <= len(quads) - tall:
+        return 1
+    turned = np.ascontiguousarray(np.rot90(bgr))  # a quarter counter-clockwise: EXIF 8
+    again = _judge(turned, find_text(turned))
+    return {1: 8, 3: 6}.get(again or 0, 1)
+
+
+def _judge(bgr: np.ndarray, quads: Sequence[np.ndarray]) -> int | None:
+    """``page_orientation`` from lines clear enough to tell, or None when too few are."""
+    from rapidocr.utils.process_img import get_rotate_crop_image
+
+    def sides(q: np.ndarray) -> tuple[float, float]:
+        return (float(np.linalg.norm(q[0] - q[1])), _quad_height(q))
+
+    clear = [q for q in quads if max(sides(q)) >= TURN_RATIO * min(sides(q))
+             and min(sides(q)) >= 6]
+    if len(clear) < TURN_LINES:
+        return None
+    down = [q for q in clear if sides(q)[1] > sides(q)[0]]
+    vertical = len(down) >= TURN_SHARE * len(clear)
+    if not vertical and len(down) > (1 - TURN_SHARE) * len(clear):
+        return 1  # lines both ways: a poster or a form with side labels, read as it is
+    sample = sorted(down if vertical else clear, key=lambda q: -max(sides(q)))
+    crops = [get_rotate_crop_image(bgr, q) for q in sample[:_TURN_SAMPLE]]
+    labels = [label for label, _ in _models().cls(crops).cls_res]
+    flipped = sum("180" in label for label in labels) / len(labels)
+    if vertical:
+        # a tall line is cut out turned a quarter counter-clockwise: upright when the page
+        # was turned clockwise
+        return 8 if flipped < 0.5 else 6
+    return 3 if flipped >= TURN_SHARE else 1
+
+
+def read_upright(image: np.ndarray, min_score: float = TEXT_SCORE,
+                 scripts: tuple[str, ...] = ()) -> tuple[int, np.ndarray, list[Line]]:
+    """Like ``read_lines``, for a picture that may be turned (a page scanned or photographed
+    sideways or upside down): the EXIF orientation that makes its text upright, the
+    upright RGB picture, and the lines read in the upright picture's pixels. Lines left
+    unread are read again in ``scripts`` (``veil.detect.scripts``)."""
+    from veil.detect.scripts import reread
+    from veil.images import to_display
+
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError("read_upright expects an RGB uint8 array")
+    bgr = np.ascontiguousarray(image[..., ::-1])
+    with stage("ocr.detect"):
+        quads = find_text(bgr)
+        orientation = page_orientation(bgr, quads)
+        if orientation != 1:
+            image = to_display(image, orientation)
+            bgr = np.ascontiguousarray(image[..., ::-1])
+            quads = find_text(bgr)
+    lines = _read(bgr, quads, min_score)
+    return orientation, image, reread(bgr, lines, scripts) if scripts else lines
 
 
 def det_scale(height: int, width: int) -> float:
