@@ -94,6 +94,34 @@ def test_residual_with_and_without_ground_truth(tmp_path: Path, astronaut: np.nd
         assert not any(v in text for v in values.values())
 
 
+def test_residual_counts_values_veil_never_found(tmp_path: Path) -> None:
+    """Text turned off in the policy: Veil hides nothing on the form, which visibly leaks.
+    Without a manifest the known values used to be only what Veil found (none), so the
+    report said nothing leaked; the second reader's own reading now finds them."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    values = {"Email": "dana.whitlock@example.net", "Phone": "(312) 555-0187",
+              "SSN": "523-81-4467"}
+    rows = [("Subject", "Order enquiry"), *values.items(), ("Status", "Open")]
+    Image.fromarray(form("CONTACT FORM", rows, random.Random(1))).save(folder / "form.png")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("kinds:\n  text: {enabled: false}\n")
+    out = tmp_path / "report"
+    result = CliRunner().invoke(main, [
+        "eval", "residual", "--input", str(folder), "--policy", str(policy),
+        "--out", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["regions"] == {}  # Veil found nothing to hide
+    assert report["values_from_reader"]["values"] >= 3
+    assert report["values_from_reader"]["readable_after"] >= 3
+    leaked = {k for k, v in report["leak"].items() if v["readable_after"]}
+    assert {"text.EMAIL_ADDRESS", "text.US_SSN"} <= leaked
+    assert report["leak_rate"] >= 0.75
+    for text in (json.dumps(report), (out / "index.html").read_text()):
+        assert not any(v in text for v in values.values())
+
+
 def test_vlm_against_any_openai_endpoint(tmp_path: Path) -> None:
     """An echoing stand-in model: it repeats the texts it gets, so it discloses the
     text-channel values and none of those only in pictures."""

@@ -2,8 +2,10 @@
 
 ``Tesseract`` runs the ``tesseract`` program (TSV output, sparse-text mode, small images
 upscaled 2x) when it is installed; ``RapidVariant`` runs rapidocr with other settings than
-Veil's own (image upscaled 2x, lower detection and text thresholds). ``readable`` says
-whether a value is among the words read, allowing for how OCR splits or joins words.
+Veil's own (image upscaled 2x, lower detection and text thresholds). Both read the whole
+image into lines of words with boxes (``veil.detect.ocr.Line``), so the text detector can
+look for personal values in everything they read. ``readable`` says whether a value is
+among the words read, allowing for how OCR splits or joins words.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from veil.detect.ocr import Line
+from veil.detect.ocr import Word as OcrWord
 from veil.eval.metrics import normalise, tokens
+from veil.regions import Box
 
 UPSCALE_BELOW = 1600
 """Images whose longer side is under this are read at twice their size."""
@@ -33,16 +38,30 @@ Word = tuple[str, float]
 class SecondReader(Protocol):
     name: str
 
-    def read(self, rgb: np.ndarray) -> list[Word]:
-        """The words read in an RGB image, in reading order, with their confidence."""
+    def lines(self, rgb: np.ndarray) -> list[Line]:
+        """Every line read in an RGB image: its words, boxes (image pixels), confidence."""
         ...
 
 
-def _upscaled(rgb: np.ndarray) -> np.ndarray:
+def words_of(lines: list[Line]) -> list[Word]:
+    """The words of ``lines`` in reading order, with their confidence."""
+    return [(w.text, w.score) for line in lines for w in line.words]
+
+
+def _line(words: list[tuple[str, Box, float]]) -> Line:
+    boxes = [b for _, b, _ in words]
+    box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+           max(b[2] for b in boxes), max(b[3] for b in boxes))
+    return Line(tuple(OcrWord(t, b, s) for t, b, s in words), box,
+                sum(s for _, _, s in words) / len(words))
+
+
+def _upscaled(rgb: np.ndarray) -> tuple[np.ndarray, int]:
+    """The image as the reader reads it, and the factor it was enlarged by."""
     if max(rgb.shape[:2]) >= UPSCALE_BELOW:
-        return rgb
+        return rgb, 1
     out: np.ndarray = cv2.resize(rgb, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
-    return out
+    return out, 2
 
 
 class Tesseract:
@@ -55,21 +74,24 @@ class Tesseract:
         first = (version.stdout or version.stderr).splitlines()
         self.name = first[0].strip() if first else "tesseract"
 
-    def read(self, rgb: np.ndarray) -> list[Word]:
+    def lines(self, rgb: np.ndarray) -> list[Line]:
+        image, scale = _upscaled(rgb)
         with tempfile.TemporaryDirectory(prefix="veil-eval-") as tmp:
             path = Path(tmp) / "page.png"
-            Image.fromarray(_upscaled(rgb)).save(path, compress_level=1)
+            Image.fromarray(image).save(path, compress_level=1)
             done = subprocess.run([self.program, str(path), "stdout", "--psm", "11", "tsv"],
                                   capture_output=True, text=True, timeout=self.timeout,
                                   check=False)
         if done.returncode != 0:
             raise RuntimeError(f"tesseract failed (exit status {done.returncode})")
-        words = []
-        for line in done.stdout.splitlines()[1:]:
-            cells = line.split("\t")
+        rows: dict[tuple[str, ...], list[tuple[str, Box, float]]] = {}
+        for row in done.stdout.splitlines()[1:]:
+            cells = row.split("\t")
             if len(cells) == 12 and cells[11].strip() and cells[10] != "-1":
-                words.append((cells[11].strip(), max(0.0, float(cells[10])) / 100))
-        return words
+                x, y, w, h = (int(c) // scale for c in cells[6:10])
+                rows.setdefault(tuple(cells[1:5]), []).append(
+                    (cells[11].strip(), (x, y, x + w, y + h), max(0.0, float(cells[10])) / 100))
+        return [_line(words) for words in rows.values()]
 
 
 class RapidVariant:
@@ -86,10 +108,28 @@ class RapidVariant:
                                 "Global.max_side_len": 4000, "Det.box_thresh": 0.3,
                                 "Det.thresh": 0.2, "Det.unclip_ratio": 2.0})
 
-    def read(self, rgb: np.ndarray) -> list[Word]:
-        result = self._engine(np.ascontiguousarray(_upscaled(rgb)[..., ::-1]))  # type: ignore[operator]
-        return [(w, float(score)) for text, score in zip(result.txts or (), result.scores or (),
-                                                          strict=True) for w in str(text).split()]
+    def lines(self, rgb: np.ndarray) -> list[Line]:
+        image, scale = _upscaled(rgb)
+        result = self._engine(np.ascontiguousarray(image[..., ::-1]))  # type: ignore[operator]
+        if result.boxes is None:
+            return []
+        out = []
+        for quad, text, score in zip(result.boxes, result.txts or (), result.scores or (),
+                                     strict=True):
+            xs, ys = [p[0] / scale for p in quad], [p[1] / scale for p in quad]
+            x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+            words, start = [], 0
+            text = str(text)
+            step = (x2 - x1) / max(1, len(text))  # words placed by their characters
+            for word in text.split():
+                start = text.index(word, start)
+                left = x1 + start * step
+                words.append((word, (round(left), round(y1), round(left + len(word) * step),
+                                     round(y2)), float(score)))
+                start += len(word)
+            if words:
+                out.append(_line(words))
+        return out
 
 
 def second_reader(choice: str = "auto") -> SecondReader:

@@ -165,7 +165,8 @@ def residual(input_dir: Path, manifests: tuple[Path, ...], out_dir: Path,
     report = summarise(results, failures, attack.reader.name, truth is not None)
     report["description"] = (
         f"{len(jobs)} images from {input_dir.name}; known values from "
-        f"{'the manifest' if truth is not None else 'what Veil found'}; second reader "
+        f"{'the manifest' if truth is not None else 'what Veil found'} and what the text "
+        f"detector finds in all the second reader reads; second reader "
         f"{attack.reader.name}; faces looked for with CenterFace from score "
         f"{report['face_threshold']}.")
     plots = rep.residual_plots(report)

@@ -239,6 +239,9 @@ def residual_html(report: Mapping[str, Any], plots: Mapping[str, str],
                     ["images (failed)", f"{report['images']} ({report['failed']})"],
                     ["second reader", str(report["reader"])],
                     ["known values from", str(report["known_values_from"])],
+                    ["of them found only by the second reader (read in output)",
+                     f"{report['values_from_reader']['values']} "
+                     f"({report['values_from_reader']['readable_after']})"],
                     ["values leaked (of those readable in the input)",
                      pct(report["leak_rate"])],
                     ["known faces found again (threshold "

@@ -2,9 +2,13 @@
 
 Known values are, with a manifest, the text of its ``pii`` and ``plate`` boxes and its
 ``face`` boxes; without one, what Veil itself found in the input (the text of its text
-and plate regions, its face boxes). A second OCR reads input and output: a value *leaks*
-when that reader reads it in the output; the rate is taken over the values it could read
-in the input. A face detector at a very low threshold looks at the output outside the
+and plate regions, its face boxes). A second OCR reads input and output whole, and the
+text detector (every kind, whatever the policy) looks for personal values in all it read:
+those it finds in the input, and those it finds in the output that the reader also read
+in the input (a surrogate the ``replace`` operator drew is not a leak), are known values
+too, so a value Veil never found still counts, with or without a manifest. A value
+*leaks* when the second reader reads it in the output; the rate is taken over the values
+it could read in the input. A face detector at a very low threshold looks at the output outside the
 face regions Veil hid (inside them it fires on the hidden head's outline, not on a face):
 a known face it finds there leaks, and any detection there may be a face Veil missed.
 Context kept: the words the reader read confidently in the input (known values left out)
@@ -27,13 +31,16 @@ import numpy as np
 from veil.detect.base import Detector
 from veil.detect.faces import DEFAULT_THRESHOLD as VEIL_FACE_THRESHOLD
 from veil.detect.faces import CenterFace
+from veil.detect.image_text import ImageTextDetector
+from veil.detect.ocr import Line
 from veil.errors import VeilError
 from veil.eval import scoring
-from veil.eval.attack import SecondReader, readable
+from veil.eval.attack import SecondReader, readable, words_of
 from veil.eval.metrics import normalise, tokens
 from veil.images import Picture, box_to_stored, decode_image, encode_image, read_image
 from veil.pipeline import Redactor, default_detectors
 from veil.policy import Policy
+from veil.pseudo.engine import default_detector
 from veil.regions import Box, Region
 
 ATTACK_FACE_THRESHOLD = 0.02
@@ -66,6 +73,8 @@ class Known:
 
     values: list[tuple[str, str]] = field(default_factory=list)
     """(kind, value); never written to a report."""
+    from_reader: int = 0
+    """How many of ``values`` only the second reader and the text detector found."""
     faces: list[Box] = field(default_factory=list)
     """Stored-pixel boxes."""
 
@@ -81,6 +90,8 @@ class ImageResult:
     values: Counter[str] = field(default_factory=Counter)
     before: Counter[str] = field(default_factory=Counter)
     after: Counter[str] = field(default_factory=Counter)
+    from_reader: int = 0
+    from_reader_after: int = 0
     faces: int = 0
     faces_before: int = 0
     faces_after: int = 0
@@ -98,6 +109,8 @@ class ImageResult:
             "file": self.file, "ms": round(self.ms, 1), "attack_ms": round(self.attack_ms, 1),
             "regions": self.regions, "values": dict(self.values),
             "readable_before": dict(self.before), "readable_after": dict(self.after),
+            "values_from_reader": self.from_reader,
+            "values_from_reader_leaked": self.from_reader_after,
             "faces": self.faces, "faces_found_before": self.faces_before,
             "faces_found_after": self.faces_after,
             "face_detections_after": self.detections_after,
@@ -122,6 +135,7 @@ class ResidualAttack:
         self.detectors = [_Recording(d) for d in default_detectors(policy)]
         self.redactor = Redactor(policy, detectors=self.detectors)
         self.reader = reader
+        self.text = ImageTextDetector(default_detector(), text=True, plates=False)
         self.faces = CenterFace(threshold=face_threshold, margin=0.0)
 
     def run(self, src: Path, name: str, truth: dict[str, Any] | None
@@ -136,15 +150,21 @@ class ResidualAttack:
         output = decode_image(data, self.policy.limits)
         known = self._known(picture, truth)
         result = ImageResult(name, ms, 0.0, report.counts())
-        read_in = self.reader.read(picture.display_rgb())
-        read_out = self.reader.read(output.display_rgb())
+        rgb_in, rgb_out = picture.display_rgb(), output.display_rgb()
+        lines_in, lines_out = self.reader.lines(rgb_in), self.reader.lines(rgb_out)
+        read_in, read_out = words_of(lines_in), words_of(lines_out)
         words_in, words_out = [w for w, _ in read_in], [w for w, _ in read_out]
-        for kind, value in known.values:
+        self._add_read_values(known, rgb_in, lines_in, words_in)
+        self._add_read_values(known, rgb_out, lines_out, words_in)
+        first_from_reader = len(known.values) - known.from_reader
+        for n, (kind, value) in enumerate(known.values):
             result.values[kind] += 1
             if readable(value, words_in):
                 result.before[kind] += 1
                 if readable(value, words_out):
                     result.after[kind] += 1
+                    result.from_reader_after += n >= first_from_reader
+        result.from_reader = known.from_reader
         hidden = {t for _, v in known.values for t in tokens(v)}
         context = Counter(t for w, conf in read_in if conf >= CONTEXT_CONFIDENCE
                           for t in tokens(w) if len(t) >= MIN_VALUE_CHARS and t not in hidden)
@@ -191,6 +211,19 @@ class ResidualAttack:
             elif region.text and len(normalise(region.text)) >= MIN_VALUE_CHARS:
                 known.values.append((region.kind, region.text))
         return known
+
+    def _add_read_values(self, known: Known, rgb: np.ndarray, lines: list[Line],
+                         words_in: list[str]) -> None:
+        """Add the personal values the text detector finds in what the second reader read
+        (only those also read in the input: the output may hold drawn surrogates)."""
+        seen = {normalise(v) for _, v in known.values}
+        for region in self.text.text_regions(rgb, lines):
+            value = region.text or ""
+            key = normalise(value)
+            if len(key) >= MIN_VALUE_CHARS and key not in seen and readable(value, words_in):
+                seen.add(key)
+                known.values.append((region.kind, value))
+                known.from_reader += 1
 
     def _wanted(self, region: Region) -> bool:
         rule = self.policy.rule(region.kind)
@@ -251,7 +284,10 @@ def summarise(results: Sequence[ImageResult], failures: Sequence[tuple[str, str]
         "failures": [{"file": f, "reason": why} for f, why in failures],
         "reader": reader,
         "face_threshold": ATTACK_FACE_THRESHOLD,
-        "known_values_from": "manifest" if manifest else "veil",
+        "known_values_from": ("manifest" if manifest else "veil") + "+reader",
+        "values_from_reader": {
+            "values": sum(r.from_reader for r in results),
+            "readable_after": sum(r.from_reader_after for r in results)},
         "leak": leak,
         "leak_rate": _ratio(sum(after.values()), sum(before.values())),
         "faces": {"known": faces, "found_before": faces_before, "found_after": faces_after,
