@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from veil.errors import VeilError
-from veil.formats import handled, known_suffix
+from veil.formats import handled, kind_for, known_suffix
 from veil.pipeline import Redactor
 from veil.policy import Policy
 from veil.report import Report
@@ -53,9 +53,9 @@ class Collected:
 def collect(inputs: Sequence[str]) -> Collected:
     """Expand files, globs and folders (recursively) into jobs; list what cannot be read.
 
-    Folders and patterns contribute files of a kind Veil handles (by suffix) and list the
-    other files as skipped, so that every file is accounted for; files named explicitly
-    are always tried.
+    Folders and patterns contribute files of a kind Veil handles (by suffix, else by their
+    first bytes) and list the other files as skipped, so that every file is accounted for;
+    files named explicitly are always tried.
     """
     jobs: list[Job] = []
     failures: list[Failure] = []
@@ -87,7 +87,7 @@ def _take(path: Path, skipped: list[Skipped]) -> bool:
     if path.name.startswith("."):
         skipped.append(Skipped(str(path), "hidden file"))
         return False
-    if not known_suffix(path):
+    if not known_suffix(path) and kind_for(path) is None:  # by content: DICOM's IM0001
         suffix = path.suffix.lower() or "no suffix"
         skipped.append(Skipped(str(path), f"not a kind Veil handles ({suffix}; it handles "
                                           f"{handled()})"))

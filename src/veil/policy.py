@@ -149,6 +149,22 @@ class OcrSettings(BaseModel):
     scripts: tuple[Script, ...] = ("cyrillic", "greek", "arabic")
 
 
+class DicomPolicy(BaseModel):
+    """DICOM headers: PS3.15 Annex E Basic Profile, plus the retain options chosen here
+    (each keeps what its column of Table E.1-1 marks K; default: none). ``keep_private_tags``
+    keeps every private attribute, which the profile does not allow (the output says so)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    retain_device_identity: bool = False
+    retain_institution_identity: bool = False
+    retain_patient_characteristics: bool = False
+    retain_longitudinal_dates: bool = False
+    """The Full Dates option: study, series and acquisition dates and times kept as they are
+    (never birth dates)."""
+    keep_private_tags: bool = False
+
+
 class Policy(BaseModel):
     """What to protect and how; every kind not named is protected with the defaults.
 
@@ -166,6 +182,7 @@ class Policy(BaseModel):
     roles: dict[str, Role] = Field(default_factory=dict)
     keys: tuple[ApiKey, ...] = ()
     server: ServerPolicy = Field(default_factory=ServerPolicy)
+    dicom: DicomPolicy = Field(default_factory=DicomPolicy)
 
     _shorthand = field_validator("operator", mode="before")(_operator_shorthand)
 

@@ -12,7 +12,7 @@ OCR'd values often fail the text detector's strict patterns.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +23,7 @@ from veil.images import region_to_stored
 from veil.regions import Box, Region, Span
 from veil.text import TextDetector, resolve
 from veil.text import patterns as tp
+from veil.text.recognizer import Recognizer
 from veil.timing import stage
 
 SOURCE = f"{OCR_NAME}+text@1"
@@ -104,6 +105,12 @@ class ImageTextDetector:
         self._detector = detector
         self._text, self._plates, self._pad = text, plates, pad
         self._scripts = scripts
+
+    def with_recognizers(self, extra: Iterable[Recognizer]) -> ImageTextDetector:
+        """This detector with ``extra`` text rules after its own (e.g. the values a file's
+        own metadata names, looked for in its pixels)."""
+        return ImageTextDetector(self._text_detector().with_recognizers(extra),
+                                 text=self._text, plates=self._plates, pad=self._pad)
 
     def warm_up(self) -> None:
         """Load the text detector's models (NER, name lists), which a blank image skips."""

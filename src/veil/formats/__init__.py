@@ -57,10 +57,17 @@ def _pdf_head(head: bytes) -> bool:
     return b"%PDF-" in head  # readers accept a little junk before the header
 
 
+def dicom_head(head: bytes) -> bool:
+    """A DICOM file (PS3.10): "DICM" after the 128-byte preamble."""
+    return head[128:132] == b"DICM"
+
+
 KINDS: tuple[FileKind, ...] = (
     FileKind("image", frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp",
                                  ".gif", ".mpo"}), "veil.formats.image", _image_head),
-    FileKind("pdf", frozenset({".pdf"}), "veil.formats.pdf", _pdf_head),
+    FileKind("dicom", frozenset({".dcm", ".dicom"}), "veil.formats.dicom", dicom_head),
+    FileKind("pdf", frozenset({".pdf"}), "veil.formats.pdf", _pdf_head),  # after DICOM:
+    # an encapsulated PDF in a DICOM file is DICOM
 )
 
 

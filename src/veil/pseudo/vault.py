@@ -135,6 +135,11 @@ class Vault:
                  self._seal(_bytes(candidate), b"pseudonym" + sid + ent + lookup)))
             return candidate
 
+    def derived_key(self, session: str, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` within ``session`` (e.g. replacing DICOM UIDs): the
+        same for the same vault key, session and purpose, unrelated otherwise."""
+        return self._mac(b"derived key", session, purpose)
+
     def originals(self, session: str) -> dict[str, str]:
         """pseudonym -> original (the first-seen surface form) for the session."""
         sid = self._mac(b"session", session)

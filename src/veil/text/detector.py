@@ -43,6 +43,11 @@ class TextDetector:
         self.registry = registry if ner else Registry(r for r in registry
                                                       if r.name != NER_NAME)
 
+    def with_recognizers(self, extra: Iterable[Recognizer]) -> TextDetector:
+        """This detector with ``extra`` run after its registry's recognizers."""
+        return TextDetector(self.entities, threshold=self.threshold,
+                            registry=self.registry.with_(extra))
+
     @property
     def ner(self) -> bool:
         return any(r.name == NER_NAME for r in self.registry)
