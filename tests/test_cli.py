@@ -37,7 +37,7 @@ def test_redact_folder_keeps_tree_names_sizes_and_formats(tree: Path, tmp_path: 
     result = veil("redact", tree, "--out", out, "--report", tmp_path / "report.jsonl")
     assert result.exit_code == 0, result.output
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == ["astronaut.jpg", "sub/deeper/portrait.png"]
+    assert files == [".veil-journal.jsonl", "astronaut.jpg", "sub/deeper/portrait.png"]
     with Image.open(out / "astronaut.jpg") as jpg:
         assert (jpg.format, jpg.size) == ("JPEG", (512, 512))
         assert not jpg.getexif()
@@ -75,7 +75,8 @@ def test_bad_inputs_fail_one_by_one_and_the_rest_complete(
                          ("truncated.jpg", "truncated"), ("bomb.png", "decompression bomb")]:
         assert any(name in line and reason in line for line in failed), (name, failed)
     written = sorted(p.name for p in out.rglob("*") if p.is_file())
-    assert written == ["astronaut.jpg", "portrait.png"], "bad inputs must not be written"
+    assert written == [".veil-journal.jsonl", "astronaut.jpg", "portrait.png"], \
+        "bad inputs must not be written"
     report = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
     assert sum("error" in line for line in report) == 4
 
@@ -156,5 +157,5 @@ def test_installed_command_with_workers(tree: Path, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.count("veil: FAILED") == 1
     assert "2 file(s) done, 1 failed" in proc.stderr
-    assert sorted(p.name for p in (tmp_path / "o").rglob("*.*")) == ["astronaut.jpg",
-                                                                     "portrait.png"]
+    assert sorted(p.name for p in (tmp_path / "o").rglob("*.*")) == [
+        ".veil-journal.jsonl", "astronaut.jpg", "portrait.png"]

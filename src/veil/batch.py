@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -146,6 +149,7 @@ _worker: Redactor | None = None
 
 def _init_worker(policy: Policy, threads: int) -> None:
     global _worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the driver, which stops
     os.environ["VEIL_THREADS"] = str(threads)
     _worker = Redactor(policy)
     _worker.warm_up()
@@ -175,11 +179,12 @@ def process(redactor: Redactor, src: Path, dst: Path | None,
 
 def run(
     tasks: Sequence[tuple[Path, Path | None]], policy: Policy, workers: int | None = 1,
-    session: str | None = None,
+    session: str | None = None, stop: threading.Event | None = None,
 ) -> Iterator[Report | Failure]:
     """Process (src, dst) pairs, yielding results as they finish. ``session`` names the
     vault session whose pseudonyms the ``replace`` operator writes. ``workers=None`` uses
-    every core.
+    every core. Once ``stop`` is set no new input is started; the ones in progress finish
+    and are yielded.
 
     Models are loaded before the first input, so a missing model raises a VeilError
     at once instead of failing every image.
@@ -193,15 +198,68 @@ def run(
     redactor.warm_up()
     if workers <= 1 or len(tasks) <= 1:
         for src, dst in tasks:
+            if stop is not None and stop.is_set():
+                return
             yield process(redactor, src, dst, session)
         return
     threads = max(1, (os.cpu_count() or 1) // workers)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=(policy, threads)) as pool:
-        futures = {pool.submit(_run_one, src, dst, session): src for src, dst in tasks}
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as exc:  # a worker died: that input fails, the rest go on
-                yield Failure(str(futures[future]), f"worker failed ({type(exc).__name__})")
+        queue = iter(tasks)
+        futures: dict[Future[Report | Failure], Path] = {}
+        pending: set[Future[Report | Failure]] = set()
+        try:
+            while True:
+                # as many inputs in flight as workers: a stop leaves only those to finish,
+                # and a million inputs are not a million futures
+                while len(pending) < workers and not (stop is not None and stop.is_set()):
+                    task = next(queue, None)
+                    if task is None:
+                        break
+                    future = pool.submit(_run_one, task[0], task[1], session)
+                    futures[future] = task[0]
+                    pending.add(future)
+                if not pending:
+                    return
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    src = futures.pop(future)
+                    try:
+                        yield future.result()
+                    except Exception as exc:  # a worker died: that input fails, others go on
+                        yield Failure(str(src), f"worker failed ({type(exc).__name__})")
+        finally:  # abandoned by the caller: what is not started yet is dropped
+            for future in pending:
+                future.cancel()
+
+
+@dataclass(slots=True)
+class Stop:
+    """Set by SIGINT or SIGTERM: ``signum`` is the first signal received."""
+
+    event: threading.Event
+    signum: int | None = None
+
+
+@contextlib.contextmanager
+def stop_on_signals(announce: Callable[[], None] = lambda: None) -> Iterator[Stop]:
+    """While inside, SIGINT and SIGTERM set the returned ``Stop`` (no new input starts,
+    the ones in progress finish) and call ``announce``; a second signal ends the process
+    at once (outputs are still never half-written)."""
+    stop = Stop(threading.Event())
+
+    def handler(signum: int, _frame: object) -> None:
+        if stop.signum is None:
+            stop.signum = signum
+        stop.event.set()
+        signal.signal(signum, signal.SIG_DFL)
+        announce()
+
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    old = {signum: signal.signal(signum, handler) for signum in wanted}
+    try:
+        yield stop
+    finally:
+        for signum, previous in old.items():
+            signal.signal(signum, previous)

@@ -6,6 +6,7 @@ import io
 import json
 import statistics
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -13,10 +14,19 @@ from pathlib import Path
 
 import click
 
-from veil.batch import Failure, Skipped, collect, plan_outputs, run
+from veil.batch import Failure, Skipped, collect, plan_outputs, run, stop_on_signals
 from veil.errors import PolicyError, VeilError
 from veil.eval.cli import eval_group
 from veil.images import write_atomic
+from veil.journal import (
+    Entry,
+    Journal,
+    JournalError,
+    ReportFile,
+    policy_fingerprint,
+    resume_plan,
+    sha256_file,
+)
 from veil.policy import Policy
 from veil.pseudo.canonical import all_canonicals
 from veil.pseudo.engine import (
@@ -48,10 +58,11 @@ def _skip_lines(skipped: Sequence[Skipped]) -> None:
 
 
 def _run(tasks: Sequence[tuple[Path, Path | None]], policy: Policy,
-         workers: int | None, session: str | None = None) -> Iterator[Report | Failure]:
+         workers: int | None, session: str | None = None,
+         stop: threading.Event | None = None) -> Iterator[Report | Failure]:
     """Results of ``batch.run``; a setup error (a missing model) ends the command."""
     try:
-        yield from run(tasks, policy, workers, session)
+        yield from run(tasks, policy, workers, session, stop)
     except VeilError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -87,10 +98,14 @@ def main() -> None:
               help="Processes to run in parallel (default: one per core).")
 @click.option("--session", help="Vault session whose pseudonyms the replace operator writes "
               "(the ones `veil pseudonymize --session` gives the prompt).")
+@click.option("--force", is_flag=True, help="Redo every input, also those the output folder's "
+              "journal lists as written from the same input bytes with the same policy.")
 def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
-           report_path: Path | None, workers: int | None, session: str | None) -> None:
+           report_path: Path | None, workers: int | None, session: str | None,
+           force: bool) -> None:
     """Hide faces, personal text, plates, codes and metadata in images and documents:
-    INPUTS are files, globs or folders."""
+    INPUTS are files, globs or folders. An interrupted run resumes when run again (see
+    --force)."""
     policy = _load_policy(policy_path)
     found = collect(inputs)
     planned, refused = plan_outputs(found.jobs, out_dir)
@@ -100,29 +115,56 @@ def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
     _skip_lines(found.skipped)
     start = time.perf_counter()
     reports: list[Report] = []
-    lines: list[dict[str, object]] = [{"file": f.src, "error": f.reason} for f in failures]
-    lines += [{"file": s.src, "skipped": s.reason} for s in found.skipped]
-    tasks = [(job.src, dst) for job, dst in planned]
-    for result in _progress(_run(tasks, policy, workers, session), len(tasks)):
-        if isinstance(result, Failure):
-            failures.append(result)
-            _fail_line(result)
-            lines.append({"file": result.src, "error": result.reason})
-        else:
+    try:
+        report_file = ReportFile(report_path)
+        for failure in failures:
+            report_file.write({"file": failure.src, "error": failure.reason})
+        for item in found.skipped:
+            report_file.write({"file": item.src, "skipped": item.reason})
+        if not planned:  # nothing to write: no journal either (--out may be an input folder)
+            report_file.close()
+            _summary(reports, failures, found.skipped, 0.0)
+            sys.exit(1)
+        journal = Journal(out_dir)
+    except JournalError as exc:
+        raise click.ClickException(str(exc)) from None
+    with journal, report_file, stop_on_signals(_stopping) as stop:
+        fingerprint = policy_fingerprint(policy, session)
+        resumed, todo = resume_plan(journal, planned, fingerprint, force)
+        for report in resumed:
+            report_file.write({**report.to_dict(), "resumed": True})
+        by_src = {str(p.src): p for p in todo}
+        tasks = [(p.src, p.dst) for p in todo]
+        results = _run(tasks, policy, workers, session, stop.event)
+        for result in _progress(results, len(tasks)):
+            if isinstance(result, Failure):
+                failures.append(result)
+                _fail_line(result)
+                report_file.write({"file": result.src, "error": result.reason})
+                continue
+            pending = by_src[str(result.file)]
+            journal.record(Entry(pending.rel, pending.input_sha256, fingerprint,
+                                 sha256_file(pending.dst), result, str(pending.src.resolve())))
             reports.append(result)
-            lines.append(result.to_dict())
-    if report_path is not None:
-        body = "".join(json.dumps(line, sort_keys=True) + "\n" for line in lines)
-        write_atomic(report_path, body.encode())
-    _summary(reports, failures, found.skipped, time.perf_counter() - start)
-    if failures or not reports:
+            report_file.write(result.to_dict())
+    _summary(reports, failures, found.skipped, time.perf_counter() - start, resumed)
+    if stop.signum is not None:
+        click.echo(f"veil: interrupted; {len(reports) + len(resumed)} of {len(planned)} "
+                   "file(s) finished, run the same command again to resume", err=True)
+        sys.exit(128 + stop.signum)
+    if failures or not (reports or resumed):
         sys.exit(1)
 
 
+def _stopping() -> None:
+    click.echo("\nveil: stopping after the files in progress (signal again to stop at once)",
+               err=True)
+
+
 def _summary(reports: list[Report], failures: list[Failure], skipped: list[Skipped],
-             seconds: float) -> None:
+             seconds: float, resumed: Sequence[Report] = ()) -> None:
     kinds: Counter[str] = Counter()
-    for report in reports:
+    for report in [*reports, *resumed]:
         kinds.update(report.counts())
     hidden = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing"
     rate = ""
@@ -130,9 +172,10 @@ def _summary(reports: list[Report], failures: list[Failure], skipped: list[Skipp
         median = statistics.median(r.ms for r in reports) / 1000
         rate = f"; {median:.2f} s/file median, {seconds:.1f} s in all with models loading"
     left = f", {len(skipped)} skipped" if skipped else ""
-    click.echo(f"veil: {len(reports)} file(s) done, {len(failures)} failed{left}; hidden: "
-               f"{hidden}{rate}", err=True)
-    if not reports and not failures:
+    earlier = f", {len(resumed)} finished earlier (resumed)" if resumed else ""
+    click.echo(f"veil: {len(reports)} file(s) done{earlier}, {len(failures)} failed{left}; "
+               f"hidden: {hidden}{rate}", err=True)
+    if not reports and not failures and not resumed:
         click.echo("veil: no input files found that Veil handles", err=True)
 
 

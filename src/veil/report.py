@@ -71,3 +71,24 @@ class Report:
         if self.error is not None:
             data["error"] = self.error
         return data
+
+
+def report_from_dict(data: dict[str, Any]) -> Report:
+    """The Report that ``Report.to_dict`` wrote (a journal line, a report line)."""
+    actions = tuple(Action(str(a["kind"]), _box(a["box"]), float(a["score"]),
+                           str(a["operator"]), str(a["source"]), _int(a.get("page")))
+                    for a in data["regions"])
+    return Report(int(data["width"]), int(data["height"]), actions,
+                  tuple(str(m) for m in data["metadata_removed"]), float(data["ms"]),
+                  data.get("file"), data.get("error"),
+                  {str(k): float(v) for k, v in data["stages"].items()},
+                  _int(data.get("pages")))
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _box(value: list[int]) -> Box:
+    x1, y1, x2, y2 = (int(v) for v in value)
+    return (x1, y1, x2, y2)
