@@ -105,7 +105,7 @@ def test_one_run_per_output_folder_and_stale_temp_files_go(tmp_path: Path) -> No
     keep.write_bytes(b"not ours")
     with Journal(out):
         assert not stale.exists() and keep.exists()
-        with pytest.raises(JournalError, match="another veil redact is writing"):
+        with pytest.raises(JournalError, match="another veil redact or veil review is using"):
             Journal(out)
     Journal(out).close()                                             # released on close
 

@@ -132,10 +132,14 @@ def test_killed_run_leaves_no_half_written_file_and_force_redoes_all(
     again = subprocess.run(redact(folder, out), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert outputs(folder / out) == uninterrupted  # no temporary file left either
-    forced = subprocess.run(redact(folder, out, "--force"), capture_output=True, text=True,
-                            timeout=300)
+    forced = subprocess.run(redact(folder, out, "--force", "--summary",
+                                   str(folder / "summary.html")),
+                            capture_output=True, text=True, timeout=300)
     assert forced.returncode == 0, forced.stderr
     assert "resumed" not in forced.stderr
+    summary = (folder / "summary.html").read_text()
+    assert f"{COUNT} file(s) written (0 of them in an earlier run" in summary
+    assert f"<tr><td>face</td><td>{COUNT}</td><td>{COUNT}</td></tr>" in summary
     report = report_lines(folder / f"{out}.jsonl")
     assert len(report) == COUNT and not any(line.get("resumed") for line in report)
     assert outputs(folder / out) == uninterrupted

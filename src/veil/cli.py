@@ -38,7 +38,9 @@ from veil.pseudo.engine import (
 )
 from veil.pseudo.vault import Vault
 from veil.report import Report
+from veil.review.cli import review
 from veil.server.cli import audit, serve
+from veil.summary import Done, write_summary
 
 
 def _load_policy(path: Path | None) -> Policy:
@@ -98,11 +100,16 @@ def main() -> None:
               help="Processes to run in parallel (default: one per core).")
 @click.option("--session", help="Vault session whose pseudonyms the replace operator writes "
               "(the ones `veil pseudonymize --session` gives the prompt).")
+@click.option("--summary", "summary_path", type=click.Path(path_type=Path),
+              help="Write an HTML summary of the run: regions per kind, failures, slowest "
+              "files, thumbnails of some outputs.")
+@click.option("--summary-originals", is_flag=True, help="Put thumbnails of the originals "
+              "beside the outputs in the summary (they show what was hidden).")
 @click.option("--force", is_flag=True, help="Redo every input, also those the output folder's "
               "journal lists as written from the same input bytes with the same policy.")
 def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
            report_path: Path | None, workers: int | None, session: str | None,
-           force: bool) -> None:
+           force: bool, summary_path: Path | None, summary_originals: bool) -> None:
     """Hide faces, personal text, plates, codes and metadata in images and documents:
     INPUTS are files, globs or folders. An interrupted run resumes when run again (see
     --force)."""
@@ -147,7 +154,13 @@ def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
                                  sha256_file(pending.dst), result, str(pending.src.resolve())))
             reports.append(result)
             report_file.write(result.to_dict())
-    _summary(reports, failures, found.skipped, time.perf_counter() - start, resumed)
+    seconds = time.perf_counter() - start
+    _summary(reports, failures, found.skipped, seconds, resumed)
+    if summary_path is not None:
+        outputs = {str(job.src): dst for job, dst in planned}
+        done = [Done(r, outputs[str(r.file)], True) for r in resumed]
+        done += [Done(r, outputs[str(r.file)]) for r in reports]
+        write_summary(summary_path, done, failures, seconds, summary_originals, policy.limits)
     if stop.signum is not None:
         click.echo(f"veil: interrupted; {len(reports) + len(resumed)} of {len(planned)} "
                    "file(s) finished, run the same command again to resume", err=True)
@@ -380,3 +393,4 @@ def vault_purge(vault_path: Path | None) -> None:
 main.add_command(serve)
 main.add_command(audit)
 main.add_command(eval_group)
+main.add_command(review)

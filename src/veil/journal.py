@@ -92,8 +92,8 @@ class Journal:
             self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         except BlockingIOError:
             self.close()
-            raise JournalError(f"another veil redact is writing to {out_dir}; wait for it "
-                               "to end") from None
+            raise JournalError(f"another veil redact or veil review is using {out_dir}; "
+                               "wait for it to end") from None
         except OSError as exc:
             self.close()
             raise JournalError(f"cannot open the journal {self.path}: {exc.strerror}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -125,15 +125,8 @@ class Redactor:
             if isinstance(operator, Replace):
                 region = replace(region, text=self._surrogate(region, session, drawn))
             by_operator[operator].append(region)
-        pixels = picture.pixels
-        channels = colour_channels(picture.mode)
         with stage("hide"):
-            for operator, group in by_operator.items():
-                if channels is None:
-                    pixels = operator.apply_all(pixels, group)
-                else:
-                    pixels = pixels.copy()
-                    pixels[..., :channels] = operator.apply_all(pixels[..., :channels], group)
+            pixels = hide(picture, by_operator)
         return pixels, regions
 
     def redact_file(self, src: Path, dst: Path, session: str | None = None) -> Report:
@@ -181,6 +174,19 @@ class Redactor:
         """Whether the policy protects ``region``'s kind at its score."""
         rule = self.policy.rule(region.kind)
         return rule.enabled and (rule.threshold is None or region.score >= rule.threshold)
+
+
+def hide(picture: Picture, by_operator: Mapping[OperatorSpec, Sequence[Region]]) -> np.ndarray:
+    """The picture's pixels with each operator applied to its regions (alpha kept)."""
+    pixels = picture.pixels
+    channels = colour_channels(picture.mode)
+    for operator, group in by_operator.items():
+        if channels is None:
+            pixels = operator.apply_all(pixels, group)
+        else:
+            pixels = pixels.copy()
+            pixels[..., :channels] = operator.apply_all(pixels[..., :channels], group)
+    return pixels
 
 
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)
