@@ -3,6 +3,8 @@ images built from it; no test reads ../shared."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -11,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
+from pgcluster import PostgresCluster
 from veil.regions import Region
 
 FACE_BOX = (160, 35, 290, 199)  # where the astronaut's face lies in her 512x512 portrait
@@ -113,3 +116,16 @@ def covered(box: tuple[int, int, int, int], regions: list[Region]) -> bool:
             hit[iy1 - y1 : iy2 - y1, ix1 - x1 : ix2 - x1] |= mask[iy1 - ry1 : iy2 - ry1,
                                                                   ix1 - rx1 : ix2 - rx1]
     return bool(hit.all())
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A real PostgreSQL server for the session (started on first use)."""
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresCluster) -> str:
+    """The server's URL with a schema of this test's own."""
+    return postgres.url(schema=f"t_{uuid.uuid4().hex[:12]}")

@@ -338,7 +338,7 @@ def test_unknown_paths_answer_in_openai_shape(client: httpx.Client) -> None:
     assert_openai_error(client.get("/v1/nothing"), 404, "not_found")
     assert_openai_error(client.get("/v1/chat/completions"), 405, "method_not_allowed")
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/readyz").json() == {"status": "ready", "vault": "ok"}
 
 
 # --- upstream faults ---------------------------------------------------------------------
@@ -421,7 +421,7 @@ def test_every_request_is_audited_without_values(client: httpx.Client,
     fields = []
     for line in text.splitlines():
         record = json.loads(line)
-        for digest in ("hash", "prev", "session", "request"):
+        for digest in ("mac", "prev", "session", "request"):
             found = record.pop(digest)
             assert found is None or re.fullmatch(r"[0-9a-f]+", found), digest
         fields.append(json.dumps(record))

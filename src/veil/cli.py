@@ -232,12 +232,13 @@ def scan(inputs: Sequence[str], policy_path: Path | None, as_json: bool,
 # --- text ------------------------------------------------------------------------------
 
 _vault_option = click.option(
-    "--vault", "vault_path", type=click.Path(path_type=Path),
-    help="Vault database file (default: $VEIL_VAULT_PATH or ~/.local/share/veil/vault.db); "
-         "key from $VEIL_VAULT_KEY or the key file beside it.")
+    "--vault", "vault_path", metavar="PATH|URL",
+    help="Vault: a SQLite file (default: $VEIL_VAULT_PATH or ~/.local/share/veil/vault.db), "
+         "postgresql://... or memory:; key from $VEIL_VAULT_KEY, $VEIL_VAULT_KEY_FILE, "
+         "$VEIL_VAULT_KEY_PROVIDER or the key file beside a SQLite vault.")
 
 
-def _open_vault(path: Path | None) -> Vault:
+def _open_vault(path: str | None) -> Vault:
     try:
         return Vault(path)
     except VeilError as exc:
@@ -329,7 +330,7 @@ def parse_text_lines(lines: list[str], policy: Policy
 @click.option("--policy", "policy_path", type=click.Path(path_type=Path))
 @_vault_option
 def pseudonymize_command(session: str, style: str, policy_path: Path | None,
-                         vault_path: Path | None) -> None:
+                         vault_path: str | None) -> None:
     """Replace personal data read on stdin by pseudonyms; write the result to stdout."""
     policy = _load_policy(policy_path)
     text = _read_stdin_text()
@@ -347,7 +348,7 @@ def pseudonymize_command(session: str, style: str, policy_path: Path | None,
 @main.command("restore")
 @click.option("--session", required=True)
 @_vault_option
-def restore_command(session: str, vault_path: Path | None) -> None:
+def restore_command(session: str, vault_path: str | None) -> None:
     """Put the session's originals back into text read on stdin (streamed to stdout)."""
     with _open_vault(vault_path) as vault:
         try:
@@ -372,7 +373,7 @@ def vault_group() -> None:
 @vault_group.command("forget")
 @click.option("--value", required=True, help="The personal value to erase everywhere.")
 @_vault_option
-def vault_forget(value: str, vault_path: Path | None) -> None:
+def vault_forget(value: str, vault_path: str | None) -> None:
     """Erase every mapping of a value, in every session (right to erasure)."""
     with _open_vault(vault_path) as vault:
         try:
@@ -384,10 +385,41 @@ def vault_forget(value: str, vault_path: Path | None) -> None:
 
 @vault_group.command("purge")
 @_vault_option
-def vault_purge(vault_path: Path | None) -> None:
+def vault_purge(vault_path: str | None) -> None:
     """Delete the mappings of expired sessions."""
     with _open_vault(vault_path) as vault:
         click.echo(f"veil: purged {vault.purge_expired()} mapping(s)", err=True)
+
+
+@vault_group.command("rotate-key")
+@_vault_option
+@click.option("--new-key-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Re-wrap every data key under the key in this file (created, 0600, when "
+                   "missing); the current key stops opening the vault.")
+@click.option("--new-key-provider", metavar="MODULE:FACTORY",
+              help="Re-wrap every data key under this key provider's key instead.")
+def vault_rotate_key(vault_path: str | None, new_key_file: Path | None,
+                     new_key_provider: str | None) -> None:
+    """Rotate keys without downtime. Alone: a new data key for new values (older values keep
+    theirs). With a new key: every data key re-wrapped under it; running gateways keep
+    working, restart them with the new key when convenient. Nothing is re-encrypted."""
+    from veil.pseudo.keys import load_provider, read_key_file, resolve_provider
+
+    if new_key_file and new_key_provider:
+        raise click.UsageError("give --new-key-file or --new-key-provider, not both")
+    with _open_vault(vault_path) as vault:
+        try:
+            new = (load_provider(new_key_provider) if new_key_provider else
+                   resolve_provider(key=read_key_file(new_key_file, create=True))
+                   if new_key_file else None)
+            done = vault.rotate_key(new)
+        except VeilError as exc:
+            raise click.ClickException(str(exc)) from None
+    if new is None:
+        click.echo(f"veil: new values are sealed with data key {done.generation}", err=True)
+    else:
+        click.echo(f"veil: {done.rewrapped} data key(s) re-wrapped under {done.key_id}; give "
+                   "the gateways the new key before they next start", err=True)
 
 
 main.add_command(serve)

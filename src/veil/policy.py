@@ -119,7 +119,9 @@ class ServerPolicy(BaseModel):
     tool and function names, ``tool_call_id`` and other ids) holds a personal value:
     ``refuse`` the request with 400 naming the field (default), or ``forward`` it as written.
     ``image_workers``: processes redacting images in parallel (default: one per core), each
-    loading the image models once.
+    loading the image models once. ``vault``: where the pseudonym vault is (a SQLite path,
+    ``memory:`` or ``postgresql://...``; ``veil serve --vault`` wins); its key comes from
+    the environment, never from the policy.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -134,6 +136,7 @@ class ServerPolicy(BaseModel):
     anonymous_role: str | None = None
     identifier_values: Literal["refuse", "forward"] = "refuse"
     image_workers: int | None = Field(default=None, ge=1, le=256)
+    vault: str | None = None
 
 
 Script = Literal["cyrillic", "greek", "arabic", "korean", "japanese", "chinese"]

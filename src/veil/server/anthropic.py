@@ -460,20 +460,19 @@ def stream_error(message: str, code: str) -> bytes:
 
 # --- the endpoint ---------------------------------------------------------------------------
 
-def authorise(gateway: Gateway, request: Request, outcome: Outcome) -> Caller:
+async def authorise(gateway: Gateway, request: Request, outcome: Outcome) -> Caller:
     """The caller from ``x-api-key`` (Anthropic's clients) or ``Authorization: Bearer``."""
     caller = gateway.keys.caller(request.headers.get("authorization"),
                                  request.headers.get("x-api-key"))
     outcome.caller = caller
-    gateway.limiter.check(caller)
-    return caller
+    return await gateway.authorise(caller)
 
 
 async def messages(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
     """``POST /v1/messages``: protected like a chat request, the answer restored block by
     block (or event by event)."""
     app = gateway_app
-    caller = authorise(gateway, request, outcome)
+    caller = await authorise(gateway, request, outcome)
     app._require_ready(gateway)
     headers = upstream_headers(request)
     body = parse_messages(await gateway.read_body(request))

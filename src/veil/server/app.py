@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from veil.audit import AuditError
+from veil.audit import AuditError, DatabaseAuditLog, Writer, load_audit_key
 from veil.errors import DetectorError, InputError, SessionExpiredError, VaultError, VeilError
 from veil.pipeline import Redactor
 from veil.policy import Policy
@@ -63,7 +63,7 @@ from veil.server.schemas import (
     parse_chat,
     parse_embeddings,
 )
-from veil.server.settings import Settings
+from veil.server.settings import Settings, default_audit_path
 from veil.server.stream import AnswerRestorer, StreamOutcome, restore_sse, stream_error
 from veil.timing import TimeBudgetError
 
@@ -72,6 +72,8 @@ log = logging.getLogger("veil.server")
 SESSION_HEADER = "x-veil-session"
 _SESSION = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 _PURGE_SECONDS = 600.0
+CHECKPOINT_SECONDS = 60.0
+"""Seconds between the audit log's signed checkpoints (besides every 100 records)."""
 AUDIT_WAIT = 2.0
 """Seconds a request waits for the audit log's lock before it is refused (503)."""
 T = TypeVar("T")
@@ -141,6 +143,7 @@ class Gateway:
         policy = settings.policy
         self._own_vault = vault is None
         self.vault = vault if vault is not None else Vault(settings.vault_path)
+        self.limiter: RateLimiter | None = None
         try:
             detector = self.text_detector = default_detector()
             kinds = known_kinds(redactor(policy))  # the detectors' kinds; no model loads
@@ -153,8 +156,8 @@ class Gateway:
                                     policy.server.image_workers or os.cpu_count() or 1,
                                     redactor)
             self.keys = KeyStore(policy)
-            self.limiter = RateLimiter()
-            self.audit = BoundedAuditLog(settings.audit_path, fsync=settings.audit_fsync)
+            self.limiter = RateLimiter(self.vault.store)
+            self.audit = self._audit_log()
         except BaseException:
             self.close()
             raise
@@ -162,6 +165,14 @@ class Gateway:
         self.failure: str | None = None
         self._upstream: httpx.AsyncClient | None = None
         self._fetcher: Fetcher | None = None
+
+    def _audit_log(self) -> Writer:
+        """The audit log: the file of the settings, else the vault's shared database (its
+        key from $VEIL_AUDIT_KEY or $VEIL_AUDIT_KEY_FILE), else the default file."""
+        path = self.settings.audit_path
+        if path is None and self.vault.store.shared:
+            return DatabaseAuditLog(self.vault.store, key=load_audit_key(None))
+        return BoundedAuditLog(path or default_audit_path(), fsync=self.settings.audit_fsync)
 
     # --- life cycle ---------------------------------------------------------------------
 
@@ -198,6 +209,34 @@ class Gateway:
             with contextlib.suppress(VaultError):
                 await run_in_threadpool(self.vault.purge_expired)
 
+    async def checkpoints(self) -> None:
+        """Sign the audit log's last record now and then, so that a cut tail shows."""
+        while True:
+            await anyio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await run_in_threadpool(self.audit.checkpoint)
+            except AuditError as exc:
+                log.error("veil gateway: audit checkpoint failed: %s", exc)
+
+    async def vault_health(self) -> str | None:
+        """None when the vault's database answers, else why not (for /readyz)."""
+        try:
+            await run_in_threadpool(self.vault.check)
+        except VaultError as exc:
+            return f"vault: {exc}"
+        return None
+
+    async def authorise(self, caller: Caller) -> Caller:
+        """The caller once its rate limit (shared by the replicas) lets it through."""
+        if self.limiter is not None and self.limiter.limited(caller):
+            try:
+                await run_in_threadpool(self.limiter.check, caller)
+            except VaultError as exc:
+                log.error("veil gateway: %s", exc)
+                raise ApiError(503, "the vault is unavailable; request refused, retry later",
+                               "vault_unavailable", type="server_error") from None
+        return caller
+
     async def stop(self) -> None:
         for client in (self._upstream, self._fetcher):
             if client is not None:
@@ -208,6 +247,8 @@ class Gateway:
     def close(self) -> None:
         if hasattr(self, "audit"):
             self.audit.close()
+        if self.limiter is not None:
+            self.limiter.close()
         if self._own_vault:
             self.vault.close()
 
@@ -479,7 +520,8 @@ def create_app(settings: Settings, *, redactor: RedactorFactory = Redactor,
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
-        tasks = [asyncio.create_task(gateway.warm_up()), asyncio.create_task(gateway.purge())]
+        tasks = [asyncio.create_task(gateway.warm_up()), asyncio.create_task(gateway.purge()),
+                 asyncio.create_task(gateway.checkpoints())]
         try:
             yield
         finally:
@@ -503,9 +545,10 @@ def create_app(settings: Settings, *, redactor: RedactorFactory = Redactor,
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        if gateway.ready:
-            return JSONResponse({"status": "ready"})
-        reason = gateway.failure or "models are loading"
+        vault = await gateway.vault_health()
+        if gateway.ready and vault is None:
+            return JSONResponse({"status": "ready", "vault": "ok"})
+        reason = vault or gateway.failure or "models are loading"
         return JSONResponse({"status": "not ready", "reason": reason}, 503)
 
     @app.get("/v1/models")
@@ -569,15 +612,14 @@ async def _guarded(gateway: Gateway, outcome: Outcome,
     return response
 
 
-def _authorise(gateway: Gateway, request: Request, outcome: Outcome) -> Caller:
+async def _authorise(gateway: Gateway, request: Request, outcome: Outcome) -> Caller:
     caller = gateway.keys.caller(request.headers.get("authorization"))
     outcome.caller = caller
-    gateway.limiter.check(caller)
-    return caller
+    return await gateway.authorise(caller)
 
 
 async def _models(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
-    _authorise(gateway, request, outcome)
+    await _authorise(gateway, request, outcome)
     answer = await _upstream(gateway, outcome, lambda: gateway.upstream.get("/models"))
     if isinstance(answer, Response):
         return answer
@@ -589,7 +631,7 @@ async def _model(gateway: Gateway, request: Request, model_id: str,
                  outcome: Outcome) -> Response:
     """One model's description, passed through once its id is checked like a request's
     ``model`` (the id goes into the upstream's URL path)."""
-    caller = _authorise(gateway, request, outcome)
+    caller = await _authorise(gateway, request, outcome)
     _require_ready(gateway)
     if not 0 < len(model_id) <= 256:
         raise ApiError(400, "the model id must be 1 to 256 characters", "invalid_request",
@@ -604,7 +646,7 @@ async def _model(gateway: Gateway, request: Request, model_id: str,
 
 async def _embeddings(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
     """Embeddings of pseudonymised inputs; the vectors come back as the model gave them."""
-    caller = _authorise(gateway, request, outcome)
+    caller = await _authorise(gateway, request, outcome)
     _require_ready(gateway)
     body = parse_embeddings(await gateway.read_body(request))
     session = outcome.session = _session(request, caller)
@@ -662,7 +704,7 @@ def _json_object(answer: httpx.Response, what: str) -> dict[str, Any]:
 
 
 async def _chat(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
-    caller = _authorise(gateway, request, outcome)
+    caller = await _authorise(gateway, request, outcome)
     _require_ready(gateway)
     chat = parse_chat(await gateway.read_body(request))
     outcome.stream = chat.stream
@@ -686,7 +728,7 @@ async def _chat(gateway: Gateway, request: Request, outcome: Outcome) -> Respons
 
 async def _responses(gateway: Gateway, request: Request, outcome: Outcome) -> Response:
     """The Responses API: protected like a chat request, answers restored item by item."""
-    caller = _authorise(gateway, request, outcome)
+    caller = await _authorise(gateway, request, outcome)
     _require_ready(gateway)
     body = parse_responses(await gateway.read_body(request))
     outcome.stream = body.stream

@@ -1,4 +1,5 @@
-"""The gateway's audit log: appends that wait a bounded time for the file's lock.
+"""The gateway's audit log file: appends that wait a bounded time for the file's lock
+(``veil.audit.DatabaseAuditLog`` does the same with the database's lock timeout).
 
 ``AuditLog.append`` waits for the ``flock`` as long as another process holds it. The
 gateway appends from a worker thread (never on the event loop) and gives up after
@@ -14,13 +15,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from veil.audit import AuditError, AuditLog
+from veil.audit import AuditBusyError, AuditLog
 
+__all__ = ["AuditBusyError", "BoundedAuditLog"]
 _POLL = 0.02
-
-
-class AuditBusyError(AuditError):
-    """The audit log's lock is held elsewhere (another thread or process) for too long."""
 
 
 class BoundedAuditLog(AuditLog):
@@ -34,9 +32,7 @@ class BoundedAuditLog(AuditLog):
         if not lock.acquire(timeout=max(0.0, wait)):
             raise AuditBusyError(f"audit log {self.path} is busy in this process")
         try:
-            fd = self._fd
-            if fd is None:
-                raise AuditError(f"audit log is closed: {self.path}")
+            fd = self._open_fd()
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,4 +1,5 @@
-"""Callers: API keys (stored as SHA-256) to roles, and per-key token-bucket rate limits."""
+"""Callers: API keys (stored as SHA-256) to roles, and per-key token-bucket rate limits
+shared by every replica on one vault."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import httpx
 
 from veil.policy import ApiKey, Policy, Role
 from veil.server.schemas import ApiError
+from veil.store import MEMORY, Migration, Store, Tx, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,15 +85,32 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, message, "invalid_api_key", headers={"WWW-Authenticate": "Bearer"})
 
 
+RATE_MIGRATIONS: tuple[Migration, ...] = (
+    ("CREATE TABLE rate_buckets (name TEXT PRIMARY KEY, tokens {real} NOT NULL,"
+     " stamp {real} NOT NULL)",),
+)
+
+
 class RateLimiter:
     """A token bucket per key: ``rate_per_minute`` refill, ``burst`` capacity.
 
-    Called from the event loop only, so it needs no lock.
+    The buckets live in a store: the vault's database in the gateway, so that replicas on
+    one PostgreSQL vault share their limits (one row per key, taken under its row lock in
+    one short transaction; no other service to run, and the gateway already depends on
+    that database for every request). Refills are timed by the wall clock, which replicas
+    share through NTP. Blocking: the gateway calls it from a worker thread.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: Store | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # name -> (tokens, last time)
+        self._own = store is None
+        self._store = store if store is not None else open_store(MEMORY)
+        self._store.migrate("rate", RATE_MIGRATIONS)
+
+    def limited(self, caller: Caller) -> bool:
+        """True when the caller's key has a rate limit (``check`` then reads the store)."""
+        return caller.key is not None and caller.key.rate_per_minute is not None
 
     def check(self, caller: Caller) -> None:
         """Take one token for the caller's key, or raise ApiError(429) with Retry-After."""
@@ -101,13 +120,26 @@ class RateLimiter:
         rate = key.rate_per_minute / 60.0
         capacity = float(key.burst if key.burst is not None else max(1.0, key.rate_per_minute))
         now = self._clock()
-        tokens, last = self._buckets.get(key.name, (capacity, now))
-        tokens = min(capacity, tokens + (now - last) * rate)
+
+        def take(tx: Tx) -> float:
+            tx.run("INSERT INTO rate_buckets VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                   (key.name, capacity, now))
+            row = tx.one(f"SELECT tokens, stamp FROM rate_buckets WHERE name = ?"
+                         f"{self._store.dialect.lock}", (key.name,))
+            tokens, last = row if row is not None else (capacity, now)
+            tokens = min(capacity, tokens + max(0.0, now - last) * rate)
+            tx.run("UPDATE rate_buckets SET tokens = ?, stamp = ? WHERE name = ?",
+                   (tokens - 1.0 if tokens >= 1.0 else tokens, now, key.name))
+            return float(tokens)
+
+        tokens = self._store.atomic(take)
         if tokens < 1.0:
-            self._buckets[key.name] = (tokens, now)
             wait = math.ceil((1.0 - tokens) / rate)
             raise ApiError(429, f"rate limit of {key.rate_per_minute:g} requests per minute "
                                 f"reached for key {key.name!r}; retry in {wait} s",
                            "rate_limit_exceeded", type="rate_limit_error",
                            headers={"Retry-After": str(wait)})
-        self._buckets[key.name] = (tokens - 1.0, now)
+
+    def close(self) -> None:
+        if self._own:
+            self._store.close()

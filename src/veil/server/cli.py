@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from veil.audit import AuditError, verify
+from veil.audit import verify
 from veil.errors import VeilError
 from veil.policy import Policy
 
@@ -22,15 +22,18 @@ from veil.policy import Policy
               show_envvar=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               envvar="VEIL_PORT", show_envvar=True)
-@click.option("--vault", "vault_path", type=click.Path(path_type=Path),
-              help="Vault database (default: $VEIL_VAULT_PATH or ~/.local/share/veil/vault.db).")
+@click.option("--vault", "vault_path", metavar="PATH|URL",
+              help="Vault: a SQLite file (default: the policy's server.vault, $VEIL_VAULT_PATH "
+                   "or ~/.local/share/veil/vault.db), postgresql://... (shared by replicas) "
+                   "or memory:.")
 @click.option("--audit-log", "audit_path", type=click.Path(path_type=Path),
               envvar="VEIL_AUDIT_LOG", show_envvar=True,
-              help="Audit log, JSONL (default: ~/.local/share/veil/audit.jsonl).")
+              help="Audit log, JSONL (default: the vault's database when it is PostgreSQL, "
+                   "else ~/.local/share/veil/audit.jsonl).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True, help="info logs one access line a request.")
 def serve(upstream: str, policy_path: Path | None, host: str, port: int,
-          vault_path: Path | None, audit_path: Path | None, log_level: str) -> None:
+          vault_path: str | None, audit_path: Path | None, log_level: str) -> None:
     """Serve an OpenAI-compatible privacy gateway in front of the --upstream model."""
     import uvicorn
 
@@ -49,7 +52,8 @@ def serve(upstream: str, policy_path: Path | None, host: str, port: int,
     except VeilError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"veil: gateway for {settings.upstream} on http://{host}:{port} "
-               f"(audit log {settings.audit_path})", err=True)
+               f"(vault {app.state.gateway.vault.target}, audit log "
+               f"{app.state.gateway.audit.path})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
 
 
@@ -59,18 +63,46 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-def audit_verify(path: Path) -> None:
-    """Prove the audit log untouched, or name its first broken record (exit status 1)."""
+@click.argument("path", required=False,
+                type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--checkpoints", type=click.Path(path_type=Path, dir_okay=False),
+              help="The signed checkpoints (default: PATH.checkpoints).")
+@click.option("--key-file", type=click.Path(path_type=Path, dir_okay=False),
+              help="The audit key (default: $VEIL_AUDIT_KEY, $VEIL_AUDIT_KEY_FILE or PATH.key).")
+@click.option("--public-key", help="Pin the checkpoints' Ed25519 public key (hex).")
+@click.option("--vault", "vault_url", metavar="URL",
+              help="Verify the audit log kept in this PostgreSQL vault instead of a file.")
+def audit_verify(path: Path | None, checkpoints: Path | None, key_file: Path | None,
+                 public_key: str | None, vault_url: str | None) -> None:
+    """Prove the audit log untouched (MACs, links, signed checkpoints, tail), or name its
+    first broken record (exit status 1)."""
+    from veil.audit import load_audit_key, verify_store
+    from veil.store import open_store
+
+    if (path is None) == (vault_url is None):
+        raise click.UsageError("give the audit log's PATH or --vault URL")
     try:
-        result = verify(path)
-    except AuditError as exc:
+        key = load_audit_key(key_file or (f"{path}.key" if path else None))
+        if vault_url is not None:
+            store = open_store(vault_url)
+            try:
+                result = verify_store(store, key=key, public_key=public_key)
+            finally:
+                store.close()
+            where = store.target
+        else:
+            assert path is not None
+            result = verify(path, key=key, checkpoints=checkpoints, public_key=public_key)
+            where = str(path)
+    except VeilError as exc:
         raise click.ClickException(str(exc)) from None
     if result.ok:
-        click.echo(f"veil: {path}: {result.records} record(s), chain intact; "
-                   f"last hash {result.last_hash}")
+        tail = f", {result.uncovered} after the last" if result.uncovered else ""
+        click.echo(f"veil: {where}: {result.records} record(s), chain intact; "
+                   f"{result.covered} covered by {result.checkpoints} signed checkpoint(s)"
+                   f"{tail}; last MAC {result.last_mac}")
         return
-    click.echo(f"veil: {path}: record {result.broken_at} (line {result.broken_at}) is broken: "
+    click.echo(f"veil: {where}: record {result.broken_at} (line {result.broken_at}) is broken: "
                f"{result.reason}; the {result.records} record(s) before it are intact",
                err=True)
     sys.exit(1)

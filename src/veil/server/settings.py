@@ -28,14 +28,17 @@ class Settings:
     requests go to ``{upstream}/chat/completions``, ``{upstream}/models`` and the like, and
     to ``{upstream}/messages`` for Anthropic's Messages API.
     ``upstream_api_key``: the gateway's own key for the upstream ($VEIL_UPSTREAM_API_KEY);
-    callers' keys are never forwarded. ``vault_path`` None: $VEIL_VAULT_PATH or the default.
+    callers' keys are never forwarded. ``vault_path``: a SQLite path, ``memory:`` or a
+    ``postgresql://`` URL; None: the policy's ``server.vault``, else $VEIL_VAULT_PATH or
+    the default file. ``audit_path`` None: the audit log goes into the vault's database
+    (PostgreSQL), else to the default file.
     """
 
     upstream: str
     policy: Policy = field(default_factory=Policy)
     upstream_api_key: str | None = field(default=None, repr=False)
-    vault_path: Path | None = None
-    audit_path: Path = field(default_factory=default_audit_path)
+    vault_path: Path | str | None = None
+    audit_path: Path | None = field(default_factory=default_audit_path)
     audit_fsync: bool = False
 
     def __post_init__(self) -> None:
@@ -47,9 +50,14 @@ class Settings:
             raise PolicyError("upstream must be an http(s) URL such as https://api.openai.com/v1")
 
     @classmethod
-    def from_env(cls, upstream: str, policy: Policy, *, vault_path: Path | None = None,
+    def from_env(cls, upstream: str, policy: Policy, *, vault_path: Path | str | None = None,
                  audit_path: Path | None = None) -> Settings:
-        """Settings with the upstream key from $VEIL_UPSTREAM_API_KEY."""
+        """Settings with the upstream key from $VEIL_UPSTREAM_API_KEY; with a PostgreSQL
+        vault and no audit path given, the audit log goes into the vault's database."""
+        vault = vault_path or policy.server.vault
+        in_database = audit_path is None and not os.environ.get("VEIL_AUDIT_LOG") and \
+            str(vault or "").startswith(("postgresql://", "postgres://"))
         return cls(upstream=upstream, policy=policy,
                    upstream_api_key=os.environ.get("VEIL_UPSTREAM_API_KEY") or None,
-                   vault_path=vault_path, audit_path=audit_path or default_audit_path())
+                   vault_path=vault,
+                   audit_path=None if in_database else audit_path or default_audit_path())
