@@ -37,9 +37,10 @@ def free_port() -> int:
 
 class PostgresCluster:
     """``with PostgresCluster() as pg: pg.url(schema="t1")``. ``durable``: keep fsync on
-    (benchmarks); tests turn it off."""
+    (benchmarks); tests turn it off. ``options``: more ``-c name=value`` server settings."""
 
-    def __init__(self, *, durable: bool = False, max_connections: int = 200) -> None:
+    def __init__(self, *, durable: bool = False, max_connections: int = 200,
+                 options: list[str] | None = None) -> None:
         self.bin = binaries()
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="veil-pg-"))
@@ -49,11 +50,11 @@ class PostgresCluster:
             user = pwd.getpwnam("postgres")
             os.chown(self.folder, user.pw_uid, user.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
-        options = [f"-p {self.port}", "-c listen_addresses=127.0.0.1",
+        settings = [f"-p {self.port}", "-c listen_addresses=127.0.0.1",
                    "-c unix_socket_directories=''", f"-c max_connections={max_connections}"]
         if not durable:
-            options += ["-c fsync=off", "-c full_page_writes=off"]
-        self._options = " ".join(options)
+            settings += ["-c fsync=off", "-c full_page_writes=off"]
+        self._options = " ".join(settings + (options or []))
 
     def _run(self, *args: str) -> None:
         subprocess.run([*self._as, *args], check=True, capture_output=True, timeout=120)
