@@ -253,7 +253,7 @@ def main() -> None:
                 waits.append((urls[-1], processes[-1]))
             pairs.append(Pair(label, urls))
         for url, process in waits:
-            wait_ready(url, process)
+            wait_ready(url, process, timeout=900)  # 4 gateways load their models
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
               f"{args.clients} clients, {args.seconds:.0f} s per pair")
         for half in range(2):

@@ -324,3 +324,44 @@ def test_cli_rotate_key(tmp_path: Path) -> None:
     assert refused.exit_code == 1 and "does not match" in refused.output
     with Vault(db, key_file=new_key) as vault:
         assert vault.originals("s") == {"PERSON_1": "Alice"}
+
+
+def test_serve_takes_each_kind_of_vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        pg_url: str) -> None:
+    """``veil serve --vault`` with memory:, a PostgreSQL URL (the audit log then goes into
+    the database) or the policy's server.vault; a bad URL is a clear error."""
+    import uvicorn
+    from click.testing import CliRunner
+
+    from veil.cli import main
+
+    served: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(app=app))
+    monkeypatch.setenv("VEIL_VAULT_KEY", base64.urlsafe_b64encode(KEY).decode())
+    monkeypatch.setenv("VEIL_AUDIT_KEY", base64.urlsafe_b64encode(NEW_KEY).decode())
+    monkeypatch.delenv("VEIL_AUDIT_LOG", raising=False)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("server: {anonymous_role: r, image_workers: 1}\nroles: {r: {}}\n")
+    runner = CliRunner()
+    for vault, audit in (("memory:", str(tmp_path / "a.jsonl")), (pg_url, pg_url.split("?")[0])):
+        args = ["serve", "--upstream", "http://127.0.0.1:9/v1", "--policy", str(policy),
+                "--vault", vault]
+        if vault == "memory:":
+            args += ["--audit-log", audit]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        gateway = served.pop("app").state.gateway  # type: ignore[attr-defined]
+        assert gateway.vault.target.startswith(vault.split("?")[0])
+        assert str(gateway.audit.path).startswith(audit)
+        gateway.close()
+    policy.write_text("server: {anonymous_role: r, image_workers: 1, "
+                      f"vault: {tmp_path / 'p.db'}}}\nroles: {{r: {{}}}}\n")
+    result = runner.invoke(main, ["serve", "--upstream", "http://127.0.0.1:9/v1", "--policy",
+                                  str(policy), "--audit-log", str(tmp_path / "b.jsonl")])
+    assert result.exit_code == 0, result.output
+    gateway = served.pop("app").state.gateway  # type: ignore[attr-defined]
+    assert gateway.vault.target == str(tmp_path / "p.db")
+    gateway.close()
+    bad = runner.invoke(main, ["serve", "--upstream", "http://127.0.0.1:9/v1", "--policy",
+                               str(policy), "--vault", "postgresql://[broken"])
+    assert bad.exit_code == 1 and "not a valid PostgreSQL URL" in bad.output

@@ -318,13 +318,13 @@ class PostgresStore:
                              "'veil[postgresql]'") from None
 
         self._psycopg = psycopg
-        parts = urlsplit(url)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        schema = next((v for k, v in query if k == "schema"), "veil")
         try:
+            parts = urlsplit(url)
+            query = parse_qsl(parts.query, keep_blank_values=True)
+            schema = next((v for k, v in query if k == "schema"), "veil")
             params = conninfo_to_dict(urlunsplit(parts._replace(
                 query=urlencode([(k, v) for k, v in query if k != "schema"]))))
-        except psycopg.Error:
+        except (ValueError, psycopg.Error):
             raise VaultError("the vault URL is not a valid PostgreSQL URL") from None
         if not _SCHEMA_NAME.fullmatch(schema):
             raise VaultError("schema= in the vault URL must be a lower-case SQL name")
