@@ -332,7 +332,6 @@ class PostgresStore:
         self.target = (f"postgresql://{params.get('user') or ''}@{params.get('host') or ''}"
                        f":{params.get('port') or 5432}/{params.get('dbname') or ''}"
                        f"?schema={schema}")
-        self._timeout = timeout
         params.setdefault("connect_timeout", max(1, round(timeout)))
         params.setdefault("application_name", "veil")
 
@@ -368,15 +367,10 @@ class PostgresStore:
                     continue
                 if state == _LOCK_TIMEOUT and lock_timeout is not None:
                     raise StoreBusyError(f"a lock was held too long: {self.target}") from None
-                if isinstance(exc, psycopg.OperationalError) and not state:
+                if isinstance(exc, psycopg.OperationalError) and not state:  # or pool timeout
                     raise VaultError(f"the vault database is unreachable: {self.target}") from None
                 raise VaultError(f"vault database error ({state or type(exc).__name__}): "
                                  f"{self.target}") from None
-            except Exception as exc:
-                if type(exc).__name__ == "PoolTimeout":
-                    raise VaultError("no vault database connection within "
-                                     f"{self._timeout:g} s: {self.target}") from None
-                raise
         raise AssertionError("unreachable")
 
     def migrate(self, component: str, steps: Sequence[Migration]) -> int:
