@@ -125,7 +125,10 @@ def chat_body(text: str) -> dict[str, object]:
 async def load(pair: Pair, seconds: float, clients: int, seed: int) -> None:
     rng = random.Random(seed)
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2)
+    # idle connections dropped before uvicorn's 5 s keep-alive ends, so that a request never
+    # goes out on a connection the server is closing (a client-side ReadError otherwise)
+    limits = httpx.Limits(max_connections=clients * 2, max_keepalive_connections=clients * 2,
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         async def worker(number: int) -> None:
             turn = number
