@@ -19,6 +19,7 @@ from veil.pseudo.restore import StreamRestorer
 from veil.pseudo.vault import Vault
 from veil.regions import Region, Span
 from veil.report import Action, Report
+from veil.video import VideoRedactor, redact_video
 
 __all__ = [
     "Action",
@@ -50,8 +51,10 @@ __all__ = [
     "VaultError",
     "VaultKeyError",
     "VeilError",
+    "VideoRedactor",
     "pseudonymize",
     "redact_image",
+    "redact_video",
     "restore",
     "scan_text",
 ]

@@ -118,6 +118,12 @@ class Redactor:
     def _redact_pixels(self, picture: Picture, session: str | None
                        ) -> tuple[np.ndarray, list[Region]]:
         regions = self.scan(picture)
+        return self.hide_regions(picture, regions, session), regions
+
+    def hide_regions(self, picture: Picture, regions: Sequence[Region],
+             session: str | None = None) -> np.ndarray:
+        """The pixels of ``picture`` with ``regions`` (stored coordinates) hidden, each by
+        its kind's operator."""
         by_operator: dict[OperatorSpec, list[Region]] = defaultdict(list)
         drawn: dict[tuple[str, str], str] = {}
         for region in regions:
@@ -126,8 +132,7 @@ class Redactor:
                 region = replace(region, text=self._surrogate(region, session, drawn))
             by_operator[operator].append(region)
         with stage("hide"):
-            pixels = hide(picture, by_operator)
-        return pixels, regions
+            return hide(picture, by_operator)
 
     def redact_file(self, src: Path, dst: Path, session: str | None = None) -> Report:
         """Protect the file ``src`` (an image, every page or frame of a longer one, or any

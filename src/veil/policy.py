@@ -58,6 +58,26 @@ class Limits(BaseModel):
     closed, the rest of a batch goes on)."""
 
 
+class VideoSettings(BaseModel):
+    """How videos are protected (``veil redact clip.mp4``).
+
+    Faces are looked for every ``detect_every`` frames; plates (and, when ``text`` or
+    ``codes`` is set, personal text and codes) every ``ocr_every`` frames, as reading text
+    costs far more. Between passes a tracker carries each box; a box is kept for ``hold``
+    frames beyond the pass that last saw it. ``keep_audio``: copy the audio streams
+    unchanged (else drop them).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    detect_every: int = Field(default=2, ge=1, le=60)
+    ocr_every: int = Field(default=30, ge=1, le=600)
+    hold: int = Field(default=8, ge=0, le=300)
+    keep_audio: bool = True
+    text: bool = False
+    codes: bool = False
+
+
 def _kind_matches(kind: str, patterns: tuple[str, ...]) -> bool:
     """``kind`` is named in ``patterns`` exactly, by its family ("text"), or by "*"."""
     return "*" in patterns or kind in patterns or kind.split(".", 1)[0] in patterns
@@ -186,6 +206,7 @@ class Policy(BaseModel):
     keys: tuple[ApiKey, ...] = ()
     server: ServerPolicy = Field(default_factory=ServerPolicy)
     dicom: DicomPolicy = Field(default_factory=DicomPolicy)
+    video: VideoSettings = Field(default_factory=VideoSettings)
 
     _shorthand = field_validator("operator", mode="before")(_operator_shorthand)
 

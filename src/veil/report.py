@@ -33,6 +33,22 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackSummary:
+    """One face, plate or text value followed through a video: hidden from frame ``first``
+    to ``last`` (0-based, inclusive); ``boxes`` are its detections as (frame, box), the
+    hidden box between two being their linear interpolation (see veil.video.tracker)."""
+
+    kind: str
+    first: int
+    last: int
+    boxes: tuple[tuple[int, Box], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "first": self.first, "last": self.last,
+                "boxes": [[frame, *box] for frame, box in self.boxes]}
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The outcome for one file (an image, or every page or frame of a longer one)."""
 
@@ -48,6 +64,8 @@ class Report:
     hide, encode): where the time went."""
     pages: int | None = None
     """Pages or frames of a multi-page file (``width``/``height`` are the first one's)."""
+    tracks: tuple[TrackSummary, ...] = ()
+    """Videos: every track hidden (the actions then hold one region per track)."""
 
     def counts(self) -> dict[str, int]:
         """How many regions of each kind were hidden."""
@@ -68,6 +86,8 @@ class Report:
         }
         if self.pages is not None:
             data["pages"] = self.pages
+        if self.tracks:
+            data["tracks"] = [t.to_dict() for t in self.tracks]
         if self.error is not None:
             data["error"] = self.error
         return data
