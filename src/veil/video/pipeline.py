@@ -381,6 +381,8 @@ class _Run:
         self.done = 0
         self.started = time.perf_counter()
         self.last_report = 0.0
+        rate, seconds = info.rate, info.seconds
+        self.estimate = round(seconds * rate) if rate and seconds else None
 
     def main(self) -> StageTimes:
         times: StageTimes = {}
@@ -460,7 +462,7 @@ class _Run:
             return
         self.last_report = now
         fps = self.done / max(1e-6, now - self.started)
-        total = self.frames if final else self.info.frames
+        total = self.frames if final else self.info.frames or self.estimate
         self.progress(Progress(self.done, total, fps))
 
 
