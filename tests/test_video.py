@@ -274,3 +274,42 @@ def test_tracker_keeps_two_faces_apart() -> None:
     tracks = tracker.finish()
     assert len(tracks) == 2
     assert [r.box[0] for _, r in tracks[0].keys] == [0, 4, 8, 12, 16]
+
+
+@pytest.mark.slow
+def test_cli_redacts_and_scans_videos_in_a_folder(tmp_path: Path, portrait: np.ndarray) -> None:
+    """`veil redact` on a folder holding a video, an image and a broken video, as a user
+    runs it (the installed command, one worker per core)."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    make_clip(folder / "clip.mp4", portrait, frames=20)
+    Image.fromarray(portrait).save(folder / "portrait.png")
+    (folder / "broken.mkv").write_bytes(b"\x1a\x45\xdf\xa3" + b"\x00" * 200)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("kinds: {text: {enabled: false}, plate: {enabled: false}, "
+                      "code: {enabled: false}}\nvideo: {detect_every: 2}\n")
+    command = shutil.which("veil", path=str(Path(sys.executable).parent))
+    assert command is not None
+    out = tmp_path / "out"
+    done = subprocess.run([command, "redact", str(folder), "--out", str(out), "--policy",
+                           str(policy), "--report", str(tmp_path / "report.jsonl")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1  # the broken video failed, the rest is done
+    assert "broken.mkv" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["clip.mp4", "portrait.png"]
+    assert_faces_hidden(folder / "clip.mp4", out / "clip.mp4", 20)
+    lines = [json.loads(x) for x in (tmp_path / "report.jsonl").read_text().splitlines()]
+    (video,) = [x for x in lines if x["file"].endswith("clip.mp4")]
+    assert video["pages"] == 20 and video["tracks"][0]["kind"] == "face"
+    assert video["regions"][0]["page"] == 0
+    scan = subprocess.run([command, "scan", str(folder / "clip.mp4"), "--json", "--policy",
+                           str(policy)], capture_output=True, text=True, timeout=300)
+    assert scan.returncode == 0, scan.stderr
+    assert json.loads(scan.stdout)["tracks"][0]["first"] == 0

@@ -1,5 +1,7 @@
 """Veil: a privacy layer for vision-language models."""
 
+from pathlib import Path as _Path
+
 from veil.anonymize import Blur, Fill, Operator, Pixelate, Replace
 from veil.audit import AuditLog
 from veil.detect import Detector
@@ -19,7 +21,17 @@ from veil.pseudo.restore import StreamRestorer
 from veil.pseudo.vault import Vault
 from veil.regions import Region, Span
 from veil.report import Action, Report
-from veil.video import VideoRedactor, redact_video
+
+
+def redact_video(path_in: str | _Path, path_out: str | _Path,
+                 policy: Policy | None = None) -> Report:
+    """Hide faces and plates on every frame of a video (MP4, MOV, MKV, WebM, AVI), keep its
+    audio bit-exact and drop its metadata; see ``veil.video`` (imported on first use, so
+    that image work never loads the video libraries)."""
+    from veil.video import redact_video as run
+
+    return run(path_in, path_out, policy)
+
 
 __all__ = [
     "Action",
@@ -51,7 +63,6 @@ __all__ = [
     "VaultError",
     "VaultKeyError",
     "VeilError",
-    "VideoRedactor",
     "pseudonymize",
     "redact_image",
     "redact_video",

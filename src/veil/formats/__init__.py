@@ -62,12 +62,21 @@ def dicom_head(head: bytes) -> bool:
     return head[128:132] == b"DICM"
 
 
+def _video_head(head: bytes) -> bool:
+    """ISO media / QuickTime (an ``ftyp``, ``moov`` or ``mdat`` atom first), Matroska and
+    WebM (an EBML header), AVI (a RIFF ``AVI `` file)."""
+    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head.startswith(
+        b"\x1a\x45\xdf\xa3") or (head[:4] == b"RIFF" and head[8:12] == b"AVI ")
+
+
 KINDS: tuple[FileKind, ...] = (
     FileKind("image", frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp",
                                  ".gif", ".mpo"}), "veil.formats.image", _image_head),
     FileKind("dicom", frozenset({".dcm", ".dicom"}), "veil.formats.dicom", dicom_head),
     FileKind("pdf", frozenset({".pdf"}), "veil.formats.pdf", _pdf_head),  # after DICOM:
     # an encapsulated PDF in a DICOM file is DICOM
+    FileKind("video", frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}),
+             "veil.formats.video", _video_head),
 )
 
 

@@ -10,19 +10,8 @@ from veil.pipeline import Redactor
 from veil.report import Report
 from veil.video import Progress, VideoRedactor
 from veil.video.pipeline import ProgressCallback
-from veil.video.container import SUFFIXES
 
-__all__ = ["HANDLER", "SUFFIXES", "VideoHandler", "sniff"]
-
-_EBML = b"\x1a\x45\xdf\xa3"
-_ATOMS = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip")
-
-
-def sniff(head: bytes) -> bool:
-    """ISO media / QuickTime (an ``ftyp`` or ``moov`` atom first), Matroska / WebM (EBML
-    header) or AVI (a RIFF ``AVI `` file)."""
-    return (head[4:8] in _ATOMS or head.startswith(_EBML)
-            or (head.startswith(b"RIFF") and head[8:12] == b"AVI "))
+__all__ = ["HANDLER", "VideoHandler"]
 
 
 def _printer(src: Path) -> ProgressCallback | None:

@@ -21,7 +21,6 @@ from av.video.stream import VideoStream
 
 from veil.errors import InputError
 
-SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
           ".webm": "webm", ".avi": "avi"}
 

@@ -173,10 +173,11 @@ class VideoRedactor:
                                           tuple((f, r.box) for f, r in track.keys)))
             region = max((r for _, r in track.keys), key=lambda r: r.score)
             actions.append(Action(track.kind, track.keys[0][1].box, region.score,
-                                  self.policy.operator_for(track.kind).name, region.source))
+                                  self.policy.operator_for(track.kind).name, region.source,
+                                  page=track.first_key))
         return Report(info.width, info.height, tuple(actions), info.dropped,
                       (time.perf_counter() - start) * 1000, stages=dict(times),
-                      tracks=tuple(summaries))
+                      pages=frames, tracks=tuple(summaries))
 
 
 def _kinds(detectors: Sequence[Detector]) -> tuple[str, ...]:
