@@ -242,7 +242,7 @@ def test_detector_failure_on_any_frame_writes_nothing(tmp_path: Path,
     dst.parent.mkdir()
     dst.write_bytes(b"previous output")
     with pytest.raises(DetectorError):
-        VideoRedactor(FACES_ONLY, detectors=[FailsOnFrame(7)]).redact_file(src, dst)
+        VideoRedactor(FACES_ONLY, detectors=[FailsOnFrame(4)]).redact_file(src, dst)
     assert dst.read_bytes() == b"previous output"  # nothing half-written, nothing replaced
     assert [p.name for p in dst.parent.iterdir()] == ["clip.mp4"]
 

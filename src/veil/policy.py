@@ -70,7 +70,7 @@ class VideoSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    detect_every: int = Field(default=2, ge=1, le=60)
+    detect_every: int = Field(default=4, ge=1, le=60)
     ocr_every: int = Field(default=30, ge=1, le=600)
     hold: int = Field(default=8, ge=0, le=300)
     keep_audio: bool = True
