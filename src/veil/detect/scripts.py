@@ -38,9 +38,6 @@ hold is unread (Latin lines hold about 1.0 to 1.3)."""
 STRIP_HEIGHT = 48
 """Height each unread line is scaled to in the strip Tesseract reads (its LSTM models
 read best with glyphs of 30 to 50 px)."""
-DOUBT_SCORE = 0.8
-"""Recognition confidence under which a line's first reading is doubtful (Latin print reads
-at 0.95 and more; a line in another script often comes back as look-alikes near 0.7)."""
 FOREIGN_LETTERS = 3
 """Letters in another script that the second reading must find in the doubtful lines before
 the page's other lines are read again too (a page with such letters may have more lines
@@ -56,10 +53,11 @@ def glyphs_held(box: Box) -> float:
 
 
 def unread(line: Line) -> bool:
-    """Whether the first reading of ``line`` is doubtful: it left most of the line's glyphs
-    out, or the recogniser was unsure of it."""
+    """Whether the first reading of ``line`` left most of the line's glyphs out (what the
+    recogniser does with letters it does not know; a merely unsure reading of Latin print
+    is no reason to read again)."""
     read = sum(1 for c in line.text if not c.isspace())
-    return read < READ_SHARE * glyphs_held(line.box) or line.score < DOUBT_SCORE
+    return read < READ_SHARE * glyphs_held(line.box)
 
 
 def foreign(text: str) -> int:
@@ -91,7 +89,7 @@ def languages(scripts: tuple[str, ...]) -> str | None:
 
 
 def reread(bgr: np.ndarray, lines: Sequence[Line], scripts: tuple[str, ...]) -> list[Line]:
-    """``lines`` with doubtful lines read again by Tesseract in ``scripts``, and once that
+    """``lines`` with unread lines read again by Tesseract in ``scripts``, and once that
     finds letters of those scripts, every other line too; a line takes the second reading
     where it holds more letters and digits than the first."""
     doubtful = [i for i, line in enumerate(lines) if unread(line)]
@@ -121,9 +119,9 @@ def _reread_some(bgr: np.ndarray, lines: list[Line], which: Sequence[int], langs
         if not got:
             continue
         reading = Line(got, lines[i].box, min(w.score for w in got))
-        letters += foreign(reading.text)
         if _letters(reading) > _letters(lines[i]):
             lines[i] = reading
+            letters += foreign(reading.text)
     return letters
 
 
