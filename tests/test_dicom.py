@@ -369,7 +369,8 @@ def test_cli_folder_with_dicom_without_suffix(header_only: Redactor, tmp_path: P
     assert result.exit_code == 1
     assert "IM0002: corrupt or truncated DICOM file" in result.output
     assert "Traceback" not in result.output
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["IM0001"]
+    written = sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith("."))
+    assert written == ["IM0001"]  # the run's journal (.veil-journal.jsonl) aside
     _assert_clean((tmp_path / "out" / "IM0001").read_bytes())
     scanned = CliRunner().invoke(main, ["scan", str(folder / "IM0001"), "--json",
                                         "--policy", str(policy)])
