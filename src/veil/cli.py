@@ -61,10 +61,17 @@ def _skip_lines(skipped: Sequence[Skipped]) -> None:
 
 def _run(tasks: Sequence[tuple[Path, Path | None]], policy: Policy,
          workers: int | None, session: str | None = None,
-         stop: threading.Event | None = None) -> Iterator[Report | Failure]:
-    """Results of ``batch.run``; a setup error (a missing model) ends the command."""
+         stop: threading.Event | None = None, address: str | None = None,
+         engine: str = "local") -> Iterator[Report | Failure]:
+    """Results of ``batch.run`` (or of the Ray engine); a setup error (a missing model,
+    Ray missing or unreachable) ends the command."""
     try:
-        yield from run(tasks, policy, workers, session, stop)
+        if engine == "ray":
+            from veil.ray_engine import run_ray
+
+            yield from run_ray(tasks, policy, workers, session, stop, address)
+        else:
+            yield from run(tasks, policy, workers, session, stop)
     except VeilError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -105,14 +112,22 @@ def main() -> None:
               "files, thumbnails of some outputs.")
 @click.option("--summary-originals", is_flag=True, help="Put thumbnails of the originals "
               "beside the outputs in the summary (they show what was hidden).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="local: a process pool on this machine; ray: a Ray "
+              "cluster through Ray Data (pip install 'veil[ray]'), paths shared by all nodes.")
+@click.option("--address", help="With --engine ray: the cluster's address (e.g. "
+              "ray://head:10001); without it a local Ray instance is started.")
 @click.option("--force", is_flag=True, help="Redo every input, also those the output folder's "
               "journal lists as written from the same input bytes with the same policy.")
 def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
            report_path: Path | None, workers: int | None, session: str | None,
-           force: bool, summary_path: Path | None, summary_originals: bool) -> None:
+           engine: str, address: str | None, force: bool, summary_path: Path | None,
+           summary_originals: bool) -> None:
     """Hide faces, personal text, plates, codes and metadata in images and documents:
     INPUTS are files, globs or folders. An interrupted run resumes when run again (see
     --force)."""
+    if address is not None and engine != "ray":
+        raise click.UsageError("--address needs --engine ray")
     policy = _load_policy(policy_path)
     found = collect(inputs)
     planned, refused = plan_outputs(found.jobs, out_dir)
@@ -142,7 +157,7 @@ def redact(inputs: Sequence[str], out_dir: Path, policy_path: Path | None,
             report_file.write({**report.to_dict(), "resumed": True})
         by_src = {str(p.src): p for p in todo}
         tasks = [(p.src, p.dst) for p in todo]
-        results = _run(tasks, policy, workers, session, stop.event)
+        results = _run(tasks, policy, workers, session, stop.event, address, engine)
         for result in _progress(results, len(tasks)):
             if isinstance(result, Failure):
                 failures.append(result)
