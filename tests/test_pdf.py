@@ -279,7 +279,7 @@ def test_cli_redacts_pdfs_in_folders_and_refuses_broken_ones(tmp_path: Path) -> 
     assert result.exit_code != 0  # one file failed
     assert "broken.pdf" in result.output and "damaged" in result.output
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
-        "sub/invoice.pdf"]
+        ".veil-journal.jsonl", "sub/invoice.pdf"]
     assert leaks_in_bytes(out / "sub" / "invoice.pdf", ps.PLANTED) == []
     lines = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
     done = next(line for line in lines if line.get("file", "").endswith("invoice.pdf"))
