@@ -2,7 +2,7 @@
 
 from pathlib import Path as _Path
 
-from veil.anonymize import Blur, Fill, Operator, Pixelate, Replace
+from veil.anonymize import Blur, Fill, Operator, Pixelate, Replace, Synthesize
 from veil.audit import AuditLog
 from veil.detect import Detector
 from veil.errors import (
@@ -59,6 +59,7 @@ __all__ = [
     "SessionExpiredError",
     "Span",
     "StreamRestorer",
+    "Synthesize",
     "Vault",
     "VaultError",
     "VaultKeyError",

@@ -12,7 +12,7 @@ from typing import TypeVar
 import numpy as np
 from PIL import Image
 
-from veil.anonymize import OperatorSpec, Replace
+from veil.anonymize import OperatorSpec, Replace, Synthesize
 from veil.detect import faces
 from veil.detect.base import Detector
 from veil.detect.codes import DEFAULT_THRESHOLD as CODE_THRESHOLD
@@ -109,7 +109,8 @@ class Redactor:
         """Hide every region the policy protects; metadata is dropped on encoding.
 
         With ``session``, text hidden by the ``replace`` operator is replaced by the
-        session's pseudonym of the value, the same one its prompt text gets."""
+        session's pseudonym of the value, the same one its prompt text gets, and faces
+        hidden by ``synthesize`` get the session's synthetic identities."""
         start = time.perf_counter()
         with stages(self.policy.limits.image_seconds) as times:
             pixels, regions = self._redact_pixels(picture, session)
@@ -126,8 +127,11 @@ class Redactor:
         its kind's operator."""
         by_operator: dict[OperatorSpec, list[Region]] = defaultdict(list)
         drawn: dict[tuple[str, str], str] = {}
+        seeded: dict[OperatorSpec, OperatorSpec] = {}
         for region in regions:
             operator = self.policy.operator_for(region.kind)
+            if isinstance(operator, Synthesize):  # identities tied to the session
+                operator = seeded.setdefault(operator, operator.for_session(session))
             if isinstance(operator, Replace):
                 region = replace(region, text=self._surrogate(region, session, drawn))
             by_operator[operator].append(region)

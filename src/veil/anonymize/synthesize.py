@@ -1,0 +1,394 @@
+"""Natural face replacement: a synthetic face drawn over each face, keeping its pose and
+expression, belonging to nobody.
+
+For each face the dense mesh (``veil.detect.landmarks``) gives 468 points. The new face is
+rendered on those points, so head size, pose, eye and mouth openness stay, and the gaze
+follows the original iris (found as the darkest part of each eye). Nothing of the original
+face's pixels is copied: the face is painted from a procedural albedo (skin with seeded
+texture; eyes, brows, lips, nostrils and teeth drawn from the mesh's contours, with
+seeded shapes and colours) lit by four numbers per colour channel, a first-order lighting
+fit of the original skin on the mesh's normals (skin tone and light direction, nothing
+finer). Face parts are moved and scaled a little by the identity's seed, and the result
+is blended into the picture with Poisson blending (OpenCV's ``seamlessClone``), which
+matches its borders to the surroundings. Hair, ears and the outline of the head stay.
+
+The identity comes from a seed: the pipeline ties it to the session (the same faces
+within a session, different ones across sessions); without one each call draws anew.
+Where the mesh cannot be found (a tiny face, a profile, an occluded face, a picture that
+is not 8-bit grey or RGB) the region is filled, never left as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+from pydantic import Field
+
+from veil.anonymize.operators import Fill, OperatorBase
+from veil.detect.landmarks import face_mesh, topology
+from veil.regions import Box, Region
+
+WORK_SIDE = 256
+"""Faces larger than this (px, longer side of the mesh) are rendered at this size and
+scaled up: the synthetic face has no finer detail to lose."""
+RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
+MOUTH_TOP, MOUTH_BOTTOM, MOUTH_RIGHT, MOUTH_LEFT = 13, 14, 78, 308
+NOSE_TIP, NOSE_BASE, NOSE_RIGHT, NOSE_LEFT = 1, 2, 98, 327
+CHEEKS = (50, 280)
+CAVITY = 1.2
+"""How much darker hollows of the mesh (eye sockets, beside the nose, under the lip) are
+drawn, per eye distance of depth below the surroundings."""
+IRIS_COLOURS = np.array([
+    (0.22, 0.13, 0.07), (0.36, 0.22, 0.11), (0.42, 0.34, 0.17), (0.28, 0.36, 0.22),
+    (0.30, 0.42, 0.56), (0.42, 0.45, 0.47)])
+"""Dark brown, brown, hazel, green, blue, grey (linear RGB 0..1)."""
+
+
+class Synthesize(OperatorBase):
+    """Replace each face with a synthetic one aligned to its landmarks (see module).
+
+    ``seed`` fixes the identities (the pipeline sets it from the session when the policy
+    leaves it unset; unset, each call draws new ones). ``min_score`` is the landmark
+    model's face-presence score below which a face is filled instead; ``min_size`` the
+    face height (px) below which it is filled (too few pixels to draw a face on).
+    """
+
+    name: Literal["synthesize"] = "synthesize"
+    seed: int | None = Field(default=None, ge=0)
+    min_score: float = Field(default=0.5, ge=0.0, le=1.0)
+    min_size: int = Field(default=16, ge=8)
+
+    def for_session(self, session: str | None) -> Synthesize:
+        """This operator with identities tied to ``session`` (unless the policy fixed a
+        seed); without a session, fresh identities for this one use."""
+        if self.seed is not None:
+            return self
+        if session is None:
+            return self.model_copy(update={"seed": secrets.randbits(63)})
+        digest = hashlib.sha256(b"veil synthesize\0" + session.encode()).digest()
+        return self.model_copy(update={"seed": int.from_bytes(digest[:8], "big") >> 1})
+
+    def apply_all(self, image: np.ndarray, regions: Iterable[Region]) -> np.ndarray:
+        out = image.copy()
+        seed = self.seed if self.seed is not None else secrets.randbits(63)
+        ordered = sorted(regions, key=lambda r: (r.box[0], r.box[1]))
+        fallback: list[Region] = []
+        for index, region in enumerate(ordered):
+            if not self._synthesize(out, region, np.random.default_rng([seed, index])):
+                fallback.append(region)
+        return Fill().apply_all(out, fallback) if fallback else out
+
+    def _synthesize(self, out: np.ndarray, region: Region, rng: np.random.Generator) -> bool:
+        """Draw a synthetic face over ``region`` in place; False when it cannot."""
+        grey = out.ndim == 2 or (out.ndim == 3 and out.shape[2] == 1)
+        if out.dtype != np.uint8 or not (grey or (out.ndim == 3 and out.shape[2] == 3)):
+            return False
+        if region.height < self.min_size:
+            return False
+        rgb = cv2.cvtColor(out.reshape(out.shape[:2]), cv2.COLOR_GRAY2RGB) if grey else out
+        mesh = face_mesh(rgb, region.box)
+        if mesh.score < self.min_score or not _inside(mesh.points, region.box):
+            return False
+        face = _render_into(rgb, mesh.points, region.box, _Identity.draw(rng), rng)
+        if face is None:
+            return False
+        if grey:
+            out[...] = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).reshape(out.shape)
+        return True
+
+
+def _inside(points: np.ndarray, box: Box) -> bool:
+    """The mesh lies on the detected face: its centre inside the box, its size close."""
+    x1, y1, x2, y2 = box
+    cx, cy = points[:, :2].mean(axis=0)
+    width = np.ptp(points[:, 0])
+    return bool(x1 <= cx < x2 and y1 <= cy < y2 and 0.25 < width / (x2 - x1) < 2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    """The seeded traits of one synthetic face (shapes relative to the eye distance)."""
+
+    eye_shift: tuple[float, float]
+    eye_scale: float
+    brow_lift: float
+    brow_thickness: float
+    brow_darkness: float
+    mouth_scale: float
+    nose_scale: float
+    lip_tint: tuple[float, float, float]
+    iris: tuple[float, float, float]
+    cheek: float
+    texture: float
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator) -> _Identity:
+        return cls(
+            eye_shift=(float(rng.uniform(-0.05, 0.05)), float(rng.uniform(-0.04, 0.04))),
+            eye_scale=float(rng.uniform(0.88, 1.12)),
+            brow_lift=float(rng.uniform(-0.06, 0.08)),
+            brow_thickness=float(rng.uniform(0.7, 1.5)),
+            brow_darkness=float(rng.uniform(0.35, 0.7)),
+            mouth_scale=float(rng.uniform(0.88, 1.12)),
+            nose_scale=float(rng.uniform(0.85, 1.2)),
+            lip_tint=(float(rng.uniform(0.78, 0.92)), float(rng.uniform(0.5, 0.66)),
+                      float(rng.uniform(0.55, 0.7))),
+            iris=tuple(IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))].tolist()),
+            cheek=float(rng.uniform(0.0, 0.08)),
+            texture=float(rng.uniform(0.015, 0.04)),
+        )
+
+
+def _render_into(image: np.ndarray, points: np.ndarray, box: Box, who: _Identity,
+                 rng: np.random.Generator) -> np.ndarray | None:
+    """Render the synthetic face on ``points`` and blend it into ``image`` (in place)
+    within ``box``. Returns the changed window, or None when too little of it is visible."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = box
+    span = max(np.ptp(points[:, 0]), np.ptp(points[:, 1]))
+    pad = int(span * 0.1) + 4
+    wx1, wy1 = max(0, x1 - pad), max(0, y1 - pad)
+    wx2, wy2 = min(w, x2 + pad), min(h, y2 + pad)
+    scale = min(1.0, WORK_SIDE / span)
+    window = image[wy1:wy2, wx1:wx2]
+    size = (max(8, round((wx2 - wx1) * scale)), max(8, round((wy2 - wy1) * scale)))
+    dst = cv2.resize(window, size, interpolation=cv2.INTER_AREA) if scale < 1 else window.copy()
+    pts = (points - [wx1, wy1, 0]) * scale
+    inside = np.zeros(dst.shape[:2], np.uint8)  # the box, 2 px in, at work scale
+    bx1, by1 = round((x1 - wx1) * scale) + 2, round((y1 - wy1) * scale) + 2
+    bx2, by2 = round((x2 - wx1) * scale) - 2, round((y2 - wy1) * scale) - 2
+    inside[max(1, by1):min(dst.shape[0] - 1, by2), max(1, bx1):min(dst.shape[1] - 1, bx2)] = 1
+    mask = np.zeros(dst.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts[:, :2]).astype(np.int32)), 1)
+    shrink = max(1, round(span * scale * 0.04))  # keep the border on skin, off the hair
+    mask = cv2.erode(mask, np.ones((2 * shrink + 1, 2 * shrink + 1), np.uint8)) & inside
+    if int(mask.sum()) < 64:
+        return None
+    render = _paint(dst, pts, mask.astype(bool), who, rng)
+    ys, xs = np.nonzero(mask)
+    rx, ry, rw, rh = xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    blended = cv2.seamlessClone(render, np.ascontiguousarray(dst), mask * 255,
+                                (int(rx + rw // 2), int(ry + rh // 2)), cv2.NORMAL_CLONE)
+    alpha = mask.astype(np.float32)
+    if scale < 1:
+        full = (wx2 - wx1, wy2 - wy1)
+        blended = cv2.resize(blended, full, interpolation=cv2.INTER_LINEAR)
+        alpha = cv2.resize(cv2.erode(alpha, np.ones((2, 2), np.uint8)), full,
+                           interpolation=cv2.INTER_LINEAR)
+    box_only = np.zeros(alpha.shape, np.float32)
+    box_only[y1 - wy1 : y2 - wy1, x1 - wx1 : x2 - wx1] = 1
+    a = (alpha * box_only)[..., None]
+    mixed = window.astype(np.float32) * (1 - a) + blended.astype(np.float32) * a
+    window[...] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    return window
+
+
+def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identity,
+           rng: np.random.Generator) -> np.ndarray:
+    """The synthetic face over the whole window (only ``mask`` is used), RGB uint8."""
+    lines = topology().lines
+    shape = original.shape[:2]
+    right, left = pts[RIGHT_EYE_OUTER, :2], pts[LEFT_EYE_OUTER, :2]
+    eye_dist = float(np.linalg.norm(left - right)) or 1.0
+    across = (left - right) / eye_dist  # the face's own x axis
+    down = np.array([-across[1], across[0]])
+
+    parts = {name: _features(original, pts, lines, name, mask) for name in
+             ("right_eye", "left_eye", "right_eyebrow", "left_eyebrow", "lips")}
+    features = np.zeros(shape, bool)
+    for part in parts.values():
+        features |= cv2.dilate(part.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    skin = mask & ~features
+
+    depth = _spread(shape, pts[:, :2], -pts[:, 2], eye_dist * 0.1)
+    normals = _normals(depth)
+    light = _fit_light(original, normals, skin if skin.sum() >= 32 else mask)
+    tone = np.maximum(np.median(light[mask], axis=0), 1.0)
+    cavity = depth - cv2.GaussianBlur(depth, (0, 0), eye_dist * 0.3)
+    shading = np.clip(light * (1 + CAVITY * np.clip(cavity / eye_dist, -0.3, 0.3))[..., None],
+                      1.0, 255.0)
+
+    albedo = np.ones((*shape, 3), np.float32)
+    grain = _noise(shape, rng, eye_dist * 0.15) * who.texture + _noise(
+        shape, rng, 0.7) * who.texture * 0.3
+    albedo *= 1 + grain[..., None]
+    for index in CHEEKS:
+        blob: np.ndarray = np.zeros(shape, np.float32)
+        cv2.circle(blob, _pt(pts[index]), max(1, round(eye_dist * 0.25)), 1.0, -1)
+        blob = cv2.GaussianBlur(blob, (0, 0), eye_dist * 0.15)
+        albedo *= 1 - who.cheek * blob[..., None] * np.array([0.0, 0.6, 0.5], np.float32)
+
+    def paint(where: np.ndarray, colour: np.ndarray) -> None:
+        a = where.astype(np.float32)[..., None]
+        albedo[...] = albedo * (1 - a) + colour.astype(np.float32) * a
+
+    def absolute(rgb: tuple[float, float, float]) -> np.ndarray:
+        return np.asarray(np.asarray(rgb) * 255.0 / tone)  # an absolute colour under average light
+
+    thin = max(1, round(eye_dist * 0.02))
+
+    # eyes: moved and scaled with the identity, iris where the original looks
+    for name in ("right_eye", "left_eye"):
+        (outline,) = lines[name]
+        eye = pts[outline, :2]
+        centre = eye.mean(axis=0)
+        side = -1.0 if name == "right_eye" else 1.0
+        moved = centre + eye_dist * (side * who.eye_shift[0] * across
+                                     + who.eye_shift[1] * down)
+        new_eye = moved + (eye - centre) * who.eye_scale
+        sclera = _poly(shape, new_eye)
+        paint(sclera, absolute((0.80, 0.78, 0.74)))
+        iris_at = _iris(original, eye)
+        width = float(np.ptp((eye - centre) @ across))
+        opening = float(np.ptp((eye - centre) @ down))
+        if iris_at is not None and opening > 0.12 * max(width, 1.0):
+            iris_centre = moved + (iris_at - centre) * who.eye_scale
+            radius = 0.22 * width * who.eye_scale
+            disc = np.zeros(shape, np.float32)
+            cv2.circle(disc, _pt(iris_centre), max(1, round(radius)), 1.0, -1, cv2.LINE_AA)
+            paint(disc * sclera, absolute(who.iris))
+            pupil = np.zeros(shape, np.float32)
+            cv2.circle(pupil, _pt(iris_centre), max(1, round(radius * 0.42)), 1.0, -1,
+                       cv2.LINE_AA)
+            paint(pupil * sclera, absolute((0.04, 0.04, 0.05)))
+        upper = new_eye[7:]  # inner corner, over the upper lid, to the outer corner
+        lash = np.zeros(shape, np.float32)
+        cv2.polylines(lash, [np.round(upper).astype(np.int32)], False, 1.0, thin + 1,
+                      cv2.LINE_AA)
+        paint(lash * 0.85, absolute((0.08, 0.06, 0.05)))
+
+    # brows: lifted and thickened with the identity
+    for name in ("right_eyebrow", "left_eyebrow"):
+        lower, upper = (pts[line, :2] - down * eye_dist * who.brow_lift for line in lines[name])
+        middle = (lower + upper) / 2
+        half = (upper - lower) / 2 * who.brow_thickness
+        brow = np.vstack([middle - half, (middle + half)[::-1]])
+        where = cv2.GaussianBlur(_poly(shape, brow).astype(np.float32), (0, 0),
+                                 max(0.6, eye_dist * 0.02))
+        paint(where * 0.9, np.full(3, who.brow_darkness, np.float32))
+
+    # mouth: lips tinted, the opening dark with teeth on top, scaled with the identity
+    outer, inner = lines["lips"]
+    mouth_centre = pts[[MOUTH_RIGHT, MOUTH_LEFT], :2].mean(axis=0)
+    lips_outer = mouth_centre + (pts[outer, :2] - mouth_centre) * who.mouth_scale
+    lips_inner = mouth_centre + (pts[inner, :2] - mouth_centre) * who.mouth_scale
+    lip_area = cv2.GaussianBlur(_poly(shape, lips_outer).astype(np.float32), (0, 0),
+                                max(0.6, eye_dist * 0.025))
+    paint(lip_area, np.asarray(who.lip_tint, np.float32))
+    opening_mask = _poly(shape, lips_inner)
+    gap = float(np.linalg.norm(pts[MOUTH_TOP, :2] - pts[MOUTH_BOTTOM, :2])) * who.mouth_scale
+    if opening_mask.any():
+        paint(opening_mask, absolute((0.12, 0.05, 0.05)))
+        lift = down * gap * 0.45
+        shifted = _poly(shape, lips_inner - lift)
+        paint(opening_mask & shifted, absolute((0.82, 0.79, 0.72)))
+
+    # nostrils, spread with the identity's nose width
+    base = pts[NOSE_BASE, :2]
+    for index in (NOSE_RIGHT, NOSE_LEFT):
+        at = base + (pts[index, :2] - base) * 0.55 * who.nose_scale - down * eye_dist * 0.03
+        hole: np.ndarray = np.zeros(shape, np.float32)
+        axes = (max(1, round(eye_dist * 0.07 * who.nose_scale)), max(1, round(eye_dist * 0.035)))
+        angle = float(np.degrees(np.arctan2(across[1], across[0])))
+        cv2.ellipse(hole, _pt(at), axes, angle, 0, 360, 1.0, -1, cv2.LINE_AA)
+        hole = cv2.GaussianBlur(hole, (0, 0), max(0.6, eye_dist * 0.02))
+        paint(hole * 0.8, np.full(3, 0.35, np.float32))
+
+    noise_level = _noise_level(original, skin)
+    grain_px = rng.normal(0.0, noise_level * 0.7, (*shape, 3)).astype(np.float32)
+    face = cv2.GaussianBlur(albedo * shading, (0, 0), 0.6) + grain_px
+    render: np.ndarray = np.clip(np.rint(face), 0, 255).astype(np.uint8)
+    render[~mask] = original[~mask]
+    return render
+
+
+def _pt(xy: np.ndarray) -> tuple[int, int]:
+    return (round(float(xy[0])), round(float(xy[1])))
+
+
+def _poly(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
+    """Boolean mask of a filled polygon."""
+    out = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(out, [np.round(points).astype(np.int32)], 1)
+    return out.astype(bool)
+
+
+def _features(original: np.ndarray, pts: np.ndarray, lines: dict[str, tuple[np.ndarray, ...]],
+              name: str, mask: np.ndarray) -> np.ndarray:
+    """Where a feature of the original lies (kept out of the skin used for the light)."""
+    out = np.zeros(original.shape[:2], bool)
+    if name.endswith("eyebrow"):
+        lower, upper = lines[name]
+        return np.asarray(_poly(out.shape, np.vstack([pts[lower, :2], pts[upper, :2][::-1]]))
+                          & mask)
+    for line in lines[name]:
+        out |= _poly(out.shape, pts[line, :2])
+    return np.asarray(out & mask)
+
+
+def _normals(depth: np.ndarray) -> np.ndarray:
+    """Surface normals (H x W x 3) of a depth map (larger is nearer)."""
+    gy, gx = np.gradient(depth)
+    n = np.dstack([-gx, -gy, np.ones_like(depth)])
+    return np.asarray(n / np.linalg.norm(n, axis=2, keepdims=True))
+
+
+def _spread(shape: tuple[int, ...], xy: np.ndarray, values: np.ndarray,
+            sigma: float) -> np.ndarray:
+    """Values known at points, spread over the grid (normalised Gaussian splatting)."""
+    h, w = shape[:2]
+    ix = np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
+    iy = np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1)
+    total: np.ndarray = np.zeros((h, w), np.float64)
+    weight: np.ndarray = np.zeros((h, w), np.float64)
+    np.add.at(total, (iy, ix), values)
+    np.add.at(weight, (iy, ix), 1.0)
+    sigma = max(1.0, sigma)
+    total = cv2.GaussianBlur(total, (0, 0), sigma)
+    weight = cv2.GaussianBlur(weight, (0, 0), sigma)
+    return np.asarray(total / np.maximum(weight, 1e-6))
+
+
+def _fit_light(original: np.ndarray, normals: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """First-order lighting fit of the original skin: colour = a + b . normal per channel
+    (four numbers a channel); returns the fitted colour at every pixel."""
+    design = np.concatenate([np.ones((*normals.shape[:2], 1)), normals], axis=2)
+    a = design[skin]
+    b = original[skin].astype(np.float64)
+    coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+    return np.asarray(design @ coef, np.float32)
+
+
+def _noise(shape: tuple[int, ...], rng: np.random.Generator, sigma: float) -> np.ndarray:
+    """Seeded smooth noise of unit spread at the scale ``sigma`` (px)."""
+    field: np.ndarray = rng.standard_normal(shape[:2]).astype(np.float32)
+    if sigma > 0.8:
+        field = cv2.GaussianBlur(field, (0, 0), sigma)
+    return field / max(float(field.std()), 1e-6)
+
+
+def _noise_level(original: np.ndarray, skin: np.ndarray) -> float:
+    """The original's pixel noise on the skin (grey levels), so the new face is as grainy."""
+    if skin.sum() < 32:
+        return 0.0
+    grey = original.astype(np.float32).mean(axis=2)
+    fine = grey - cv2.GaussianBlur(grey, (0, 0), 1.0)
+    return float(min(6.0, np.median(np.abs(fine[skin])) * 1.4826))
+
+
+def _iris(original: np.ndarray, eye: np.ndarray) -> np.ndarray | None:
+    """Centre of the darkest part of the eye opening in the original (the iris), or None."""
+    where = _poly(original.shape, eye)
+    if where.sum() < 6:
+        return None
+    grey = original.astype(np.float32).mean(axis=2)
+    values = grey[where]
+    dark = where & (grey <= np.percentile(values, 30))
+    ys, xs = np.nonzero(dark)
+    return np.array([xs.mean(), ys.mean()]) if len(xs) else None

@@ -1,0 +1,133 @@
+"""The synthesize operator with the real face and landmark models, on faces made from the
+public-domain astronaut portrait (scaled, turned, mirrored, several in one picture)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from veil import Policy, Redactor, Region, Synthesize
+from veil.detect.faces import CenterFace
+from veil.detect.landmarks import face_mesh
+from veil.images import Picture
+
+RIGHT_EYE, LEFT_EYE = 33, 263
+
+
+def turned(image: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(image, turn, (w, h), borderMode=cv2.BORDER_REFLECT)
+
+
+def group(astronaut: np.ndarray) -> np.ndarray:
+    """Three faces in one picture: half size, mirrored at 0.8, full size."""
+    canvas = np.full((400, 900, 3), 120, np.uint8)
+    face = astronaut[20:260, 130:330]
+    for i, scale in enumerate((0.5, 0.8, 1.0)):
+        part = cv2.resize(face, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        part = part[:, ::-1] if i == 1 else part
+        canvas[20 : 20 + part.shape[0], 20 + 300 * i : 20 + 300 * i + part.shape[1]] = part
+    return canvas
+
+
+VARIANTS = {
+    "portrait": lambda a: a,
+    "scaled": lambda a: cv2.resize(a, (200, 200), interpolation=cv2.INTER_AREA),
+    "turned": lambda a: turned(a, -30),
+    "mirrored": lambda a: a[:, ::-1],
+    "group": group,
+}
+
+
+def inner(box: tuple[int, int, int, int]) -> tuple[slice, slice]:
+    """The middle half of a face box: eyes, nose and mouth, without hair or background."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    return slice(y1 + h // 4, y2 - h // 4), slice(x1 + w // 4, x2 - w // 4)
+
+
+def overlap(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    return ix * iy / ((a[2] - a[0]) * (a[3] - a[1]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_each_face_is_replaced_by_a_face_with_its_pose_and_expression(
+        astronaut: np.ndarray, variant: str) -> None:
+    image = np.ascontiguousarray(VARIANTS[variant](astronaut))
+    faces = CenterFace().detect(image)
+    assert len(faces) == (3 if variant == "group" else 1)
+    out = Synthesize(seed=1).apply_all(image, faces)
+    found = CenterFace().detect(out)
+    for face in faces:
+        rows, cols = inner(face.box)
+        similarity = structural_similarity(image[rows, cols].mean(axis=2),
+                                           out[rows, cols].mean(axis=2), data_range=255,
+                                           win_size=7)
+        assert similarity < 0.5, "the face still resembles the original"
+        assert any(overlap(face.box, f.box) > 0.7 for f in found), "no face found there"
+        before, after = face_mesh(image, face.box), face_mesh(out, face.box)
+        eyes = np.linalg.norm(before.points[LEFT_EYE, :2] - before.points[RIGHT_EYE, :2])
+        moved = np.linalg.norm(before.points[:, :2] - after.points[:, :2], axis=1).mean()
+        assert after.score > 0.9 and moved < 0.08 * eyes  # same pose and expression
+
+
+def test_only_the_face_changes(astronaut: np.ndarray) -> None:
+    (face,) = CenterFace().detect(astronaut)
+    out = Synthesize(seed=1).apply_all(astronaut, [face])
+    x1, y1, x2, y2 = face.box
+    outside = np.ones(astronaut.shape[:2], bool)
+    outside[y1:y2, x1:x2] = False
+    assert np.array_equal(out[outside], astronaut[outside])
+    assert out.shape == astronaut.shape and out.dtype == astronaut.dtype
+
+
+def test_same_session_same_face_other_session_another(astronaut: np.ndarray) -> None:
+    redactor = Redactor(Policy.from_dict({"kinds": {"face": {"operator": "synthesize"}}}),
+                        detectors=[CenterFace()])
+    picture = Picture(astronaut, "RGB", "PNG")
+    first, report = redactor.redact(picture, session="conversation-1")
+    again, _ = redactor.redact(picture, session="conversation-1")
+    other, _ = redactor.redact(picture, session="conversation-2")
+    unseeded = [redactor.redact(picture)[0].pixels for _ in range(2)]
+    assert [a.operator for a in report.actions] == ["synthesize"]
+    assert np.array_equal(first.pixels, again.pixels)
+    rows, cols = inner(report.actions[0].box)
+    difference = np.abs(first.pixels[rows, cols].astype(int) - other.pixels[rows, cols]).mean()
+    assert difference > 3, "another session drew the same face"
+    assert not np.array_equal(unseeded[0], unseeded[1])  # no session: new faces each time
+
+
+@pytest.mark.parametrize("box", [(400, 300, 500, 420), (200, 100, 212, 112)],
+                         ids=["no-face-there", "too-small"])
+def test_a_face_without_landmarks_is_filled(astronaut: np.ndarray,
+                                            box: tuple[int, int, int, int]) -> None:
+    out = Synthesize(seed=1).apply_all(astronaut, [Region(box, "face", 0.9, "test")])
+    x1, y1, x2, y2 = box
+    assert not out[y1:y2, x1:x2].any()
+
+
+def test_grey_and_16_bit_pictures(astronaut: np.ndarray) -> None:
+    grey = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    (face,) = CenterFace().detect(astronaut)
+    out = Synthesize(seed=1).apply_all(grey, [face])
+    rows, cols = inner(face.box)
+    assert out.shape == grey.shape and out[rows, cols].any()
+    assert structural_similarity(grey[rows, cols], out[rows, cols], data_range=255) < 0.5
+    deep = grey.astype(np.uint16) * 257  # no 16-bit synthesis: filled
+    x1, y1, x2, y2 = face.box
+    assert not Synthesize(seed=1).apply_all(deep, [face])[y1:y2, x1:x2].any()
+
+
+def test_policy_names_the_operator() -> None:
+    policy = Policy.from_dict({"kinds": {"face": {"operator": {"name": "synthesize",
+                                                                "seed": 5}}}})
+    assert policy.operator_for("face") == Synthesize(seed=5)
+    assert Synthesize(seed=5).for_session("a") == Synthesize(seed=5)  # a fixed seed wins
+    assert Synthesize().for_session("a") == Synthesize().for_session("a")
+    assert Synthesize().for_session("a") != Synthesize().for_session("b")
