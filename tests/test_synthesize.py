@@ -103,6 +103,21 @@ def test_same_session_same_face_other_session_another(astronaut: np.ndarray) -> 
     assert not np.array_equal(unseeded[0], unseeded[1])  # no session: new faces each time
 
 
+def test_a_face_mask_stays_and_no_mouth_is_drawn_on_it(astronaut: np.ndarray) -> None:
+    masked = astronaut.copy()
+    cover = np.array([[172, 122], [278, 122], [262, 192], [188, 192]])
+    cv2.fillPoly(masked, [cover], (165, 195, 220))
+    (face,) = CenterFace().detect(masked)
+    out = Synthesize(seed=1).apply_all(masked, [face])
+    _, y1, _, y2 = face.box
+    on_mask = np.zeros(masked.shape[:2], bool)
+    cv2.fillPoly(on_mask.view(np.uint8), [cover], 1)
+    on_mask[:y1] = on_mask[y2:] = False
+    changed = np.abs(out.astype(int) - masked).sum(axis=2) > 6
+    assert changed[on_mask].mean() < 0.02  # the mask is kept as it was
+    assert changed[85:110, 185:265].mean() > 0.5  # the eyes are not
+
+
 @pytest.mark.parametrize("box", [(400, 300, 500, 420), (200, 100, 212, 112)],
                          ids=["no-face-there", "too-small"])
 def test_a_face_without_landmarks_is_filled(astronaut: np.ndarray,

@@ -10,7 +10,9 @@ seeded shapes and colours) lit by four numbers per colour channel, a first-order
 fit of the original skin on the mesh's normals (skin tone and light direction, nothing
 finer). Face parts are moved and scaled a little by the identity's seed, and the result
 is blended into the picture with Poisson blending (OpenCV's ``seamlessClone``), which
-matches its borders to the surroundings. Hair, ears and the outline of the head stay.
+matches its borders to the surroundings. Hair, ears and the outline of the head stay, and
+so does a face mask: where most of the lower face is far in colour from the fitted skin,
+those pixels are kept and no mouth is drawn.
 
 The identity comes from a seed: the pipeline ties it to the session (the same faces
 within a session, different ones across sessions); without one each call draws anew.
@@ -41,6 +43,13 @@ RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 MOUTH_TOP, MOUTH_BOTTOM, MOUTH_RIGHT, MOUTH_LEFT = 13, 14, 78, 308
 NOSE_TIP, NOSE_BASE, NOSE_RIGHT, NOSE_LEFT = 1, 2, 98, 327
 CHEEKS = (50, 280)
+NOSE_BRIDGE = 197
+FAR_FROM_SKIN = 25.0
+"""Colour distance (CIELAB delta E) from the fitted skin beyond which a pixel of the lower
+face is not skin."""
+OCCLUDED = 0.45
+"""Share of the lower face (below the nose's middle) not skin from which it counts as
+covered (a face mask): those pixels are kept, no mouth is drawn."""
 CAVITY = 1.2
 """How much darker hollows of the mesh (eye sockets, beside the nose, under the lip) are
 drawn, per eye distance of depth below the surroundings."""
@@ -170,7 +179,10 @@ def _render_into(image: np.ndarray, points: np.ndarray, box: Box, who: _Identity
     mask = cv2.erode(mask, np.ones((2 * shrink + 1, 2 * shrink + 1), np.uint8)) & inside
     if int(mask.sum()) < 64:
         return None
-    render = _paint(dst, pts, mask.astype(bool), who, rng)
+    render, keep = _paint(dst, pts, mask.astype(bool), who, rng)
+    mask[keep] = 0
+    if int(mask.sum()) < 64:
+        return None
     ys, xs = np.nonzero(mask)
     rx, ry, rw, rh = xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
     blended = cv2.seamlessClone(render, np.ascontiguousarray(dst), mask * 255,
@@ -190,8 +202,10 @@ def _render_into(image: np.ndarray, points: np.ndarray, box: Box, who: _Identity
 
 
 def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identity,
-           rng: np.random.Generator) -> np.ndarray:
-    """The synthetic face over the whole window (only ``mask`` is used), RGB uint8."""
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The synthetic face over the whole window, RGB uint8 (blending reads it inside
+    ``mask`` and just around it: beyond the face it continues the fitted skin, so that no
+    step at the mask's border is carried into the blend), and the occluders to keep."""
     lines = topology().lines
     shape = original.shape[:2]
     right, left = pts[RIGHT_EYE_OUTER, :2], pts[LEFT_EYE_OUTER, :2]
@@ -208,7 +222,12 @@ def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identi
 
     depth = _spread(shape, pts[:, :2], -pts[:, 2], eye_dist * 0.1)
     normals = _normals(depth)
-    light = _fit_light(original, normals, skin if skin.sum() >= 32 else mask)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    height = (cols - pts[NOSE_BRIDGE, 0]) * down[0] + (rows - pts[NOSE_BRIDGE, 1]) * down[1]
+    upper = skin & (height < 0)  # above the nose's middle: rarely covered (masks, beards)
+    light = _fit_light(original, normals, next(
+        (m for m in (upper, skin, mask) if m.sum() >= 32), mask))
+    keep = _occluders(original, light, mask & (height > 0))
     tone = np.maximum(np.median(light[mask], axis=0), 1.0)
     cavity = depth - cv2.GaussianBlur(depth, (0, 0), eye_dist * 0.3)
     shading = np.clip(light * (1 + CAVITY * np.clip(cavity / eye_dist, -0.3, 0.3))[..., None],
@@ -273,6 +292,9 @@ def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identi
                                  max(0.6, eye_dist * 0.02))
         paint(where * 0.9, np.full(3, who.brow_darkness, np.float32))
 
+    if keep.any():  # the mouth and nostrils are under a mask, kept as they are
+        return _finish(original, albedo, shading, skin, rng), keep
+
     # mouth: lips tinted, the opening dark with teeth on top, scaled with the identity
     outer, inner = lines["lips"]
     mouth_centre = pts[[MOUTH_RIGHT, MOUTH_LEFT], :2].mean(axis=0)
@@ -300,12 +322,33 @@ def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identi
         hole = cv2.GaussianBlur(hole, (0, 0), max(0.6, eye_dist * 0.02))
         paint(hole * 0.8, np.full(3, 0.35, np.float32))
 
+    return _finish(original, albedo, shading, skin, rng), keep
+
+
+def _finish(original: np.ndarray, albedo: np.ndarray, shading: np.ndarray, skin: np.ndarray,
+            rng: np.random.Generator) -> np.ndarray:
+    """Light the albedo, soften edges by a fraction of a pixel, add the original's grain."""
     noise_level = _noise_level(original, skin)
-    grain_px = rng.normal(0.0, noise_level * 0.7, (*shape, 3)).astype(np.float32)
+    grain_px = rng.normal(0.0, noise_level * 0.7, albedo.shape).astype(np.float32)
     face = cv2.GaussianBlur(albedo * shading, (0, 0), 0.6) + grain_px
-    render: np.ndarray = np.clip(np.rint(face), 0, 255).astype(np.uint8)
-    render[~mask] = original[~mask]
-    return render
+    return np.asarray(np.clip(np.rint(face), 0, 255), np.uint8)
+
+
+def _occluders(original: np.ndarray, light: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """Where a mask (or a hand, a scarf) covers the lower face: its pixels that are far in
+    colour from the fitted skin, when they are most of the lower face; else nothing."""
+    if lower.sum() < 32:
+        return np.zeros(lower.shape, bool)
+    lab = cv2.cvtColor(original.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    fit = cv2.cvtColor(np.clip(light, 0, 255).astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    far = lower & (np.linalg.norm(lab - fit, axis=2) > FAR_FROM_SKIN)
+    if far.sum() < OCCLUDED * lower.sum():
+        return np.zeros(lower.shape, bool)
+    side = max(3, round(np.sqrt(lower.sum()) * 0.08)) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    cleaned = cv2.morphologyEx(far.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    closed: np.ndarray = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, kernel)
+    return np.asarray(closed.astype(bool) & lower)
 
 
 def _pt(xy: np.ndarray) -> tuple[int, int]:
