@@ -139,13 +139,13 @@ class _Identity:
     @classmethod
     def draw(cls, rng: np.random.Generator) -> _Identity:
         return cls(
-            eye_shift=(float(rng.uniform(-0.05, 0.05)), float(rng.uniform(-0.04, 0.04))),
-            eye_scale=float(rng.uniform(0.88, 1.12)),
-            brow_lift=float(rng.uniform(-0.06, 0.08)),
+            eye_shift=(float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.08, 0.08))),
+            eye_scale=float(rng.uniform(0.76, 1.24)),
+            brow_lift=float(rng.uniform(-0.12, 0.16)),
             brow_thickness=float(rng.uniform(0.7, 1.5)),
             brow_darkness=float(rng.uniform(0.35, 0.7)),
-            mouth_scale=float(rng.uniform(0.88, 1.12)),
-            nose_scale=float(rng.uniform(0.85, 1.2)),
+            mouth_scale=float(rng.uniform(0.76, 1.24)),
+            nose_scale=float(rng.uniform(0.7, 1.4)),
             lip_tint=(float(rng.uniform(0.78, 0.92)), float(rng.uniform(0.5, 0.66)),
                       float(rng.uniform(0.55, 0.7))),
             iris=tuple(IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))].tolist()),
