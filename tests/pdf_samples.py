@@ -115,3 +115,55 @@ def build(path: Path, photo: np.ndarray | None = None, scanned: bool = True,
             pdf.pages[0].obj.Annots.append(pdf.make_indirect(note))
         pdf.save(path)
     return path
+
+
+def composite_font(path: Path) -> Path:
+    """A page whose text uses a composite font (Type0, Identity-H, two bytes a glyph),
+    written by pdfium's page editor."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    data = _VERA.read_bytes()
+    document = pdfium.PdfDocument.new()
+    page = document.new_page(595, 842)
+    buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+    font = pdfium_c.FPDFText_LoadFont(document.raw, buf, len(data),
+                                      pdfium_c.FPDF_FONT_TRUETYPE, 1)
+    rows = [f"Contact person: {NAME}, phone {PHONE}.", "The heating system was serviced."]
+    for i, text in enumerate(rows):
+        obj = pdfium_c.FPDFPageObj_CreateTextObj(document.raw, font, 12.0)
+        wide = ctypes.create_string_buffer((text + "\0").encode("utf-16-le"))
+        pdfium_c.FPDFText_SetText(obj, ctypes.cast(wide, ctypes.POINTER(pdfium_c.FPDF_WCHAR)))
+        pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, 72, 700 - 20 * i)
+        pdfium_c.FPDFPage_InsertObject(page.raw, obj)
+    pdfium_c.FPDFPage_GenerateContent(page.raw)
+    document.save(path)
+    document.close()
+    return path
+
+
+def outlined_text(path: Path, lines: list[str]) -> Path:
+    """A page whose text is drawn as vector outlines (filled paths traced from rendered
+    glyphs), with no text layer: what "convert text to outlines" gives."""
+    import cv2
+
+    scale = 4  # pixels per point of the traced rendering
+    width, height = 595, 842
+    im = Image.new("L", (width * scale, 300 * scale), 0)
+    draw = ImageDraw.Draw(im)
+    font = ImageFont.truetype(str(_VERA), 14 * scale)
+    for i, line in enumerate(lines):
+        draw.text((72 * scale, (40 + 30 * i) * scale), line, fill=255, font=font)
+    contours, _ = cv2.findContours(np.asarray(im), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    ops = []
+    for contour in contours:
+        pts = [(x / scale, height - y / scale) for x, y in contour[:, 0, :]]
+        ops.append(f"{pts[0][0]:.2f} {pts[0][1]:.2f} m " + " ".join(
+            f"{x:.2f} {y:.2f} l" for x, y in pts[1:]) + " h f*")
+    pdf = pikepdf.new()
+    page = pdf.add_blank_page(page_size=(width, height))
+    page.obj.Contents = pdf.make_stream(("0 g\n" + "\n".join(ops)).encode())
+    pdf.save(path)
+    return path

@@ -22,6 +22,7 @@ from veil.detect.ocr import read_lines
 from veil.errors import InputError
 from veil.pdf.redact import redact_file, scan_file
 from veil.pipeline import Redactor
+from veil.policy import Policy
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +162,18 @@ def test_rotated_page(tmp_path: Path, redactor: Redactor) -> None:
     assert "heating system" in text_layer(tmp_path / "out.pdf")[0]
 
 
+def test_composite_font(tmp_path: Path, redactor: Redactor) -> None:
+    src = ps.composite_font(tmp_path / "in.pdf")
+    with pikepdf.open(src) as pdf:
+        fonts = pdf.pages[0].Resources.Font
+        assert [f.Subtype for f in fonts.values()] == [Name.Type0]
+    assert leaks_in_text(src, (ps.NAME, ps.PHONE)) == [ps.NAME, ps.PHONE]
+    redact_file(redactor, src, tmp_path / "out.pdf")
+    assert leaks_in_text(tmp_path / "out.pdf", (ps.NAME, ps.PHONE)) == []
+    text = _flat(text_layer(tmp_path / "out.pdf")[0])
+    assert "Contact person:" in text and "The heating system was serviced." in text
+
+
 def _with_content(src: Path, dst: Path, content: bytes, hidden: bool) -> None:
     """``src``'s first page with ``content`` appended, under an off layer if ``hidden``."""
     with pikepdf.open(src) as pdf:
@@ -287,3 +300,18 @@ def test_cli_redacts_pdfs_in_folders_and_refuses_broken_ones(tmp_path: Path) -> 
     assert "Margaret" not in (tmp_path / "r.jsonl").read_text()
     scanned = CliRunner().invoke(main, ["scan", str(folder / "sub" / "invoice.pdf")])
     assert scanned.exit_code == 0 and "text.EMAIL_ADDRESS" in scanned.output
+
+
+@pytest.mark.slow
+def test_text_drawn_as_outlines_is_removed(tmp_path: Path) -> None:
+    src = ps.outlined_text(tmp_path / "in.pdf", [f"Patient: {ps.SCAN_NAME}",
+                                                 "Follow-up visit in spring."])
+    assert ps.SCAN_NAME in _ocr_text(pdfium.PdfDocument(src)[0].render(scale=2).to_numpy()
+                                     [:, :, :3])
+    # blur draws no box over removed text: what is left on the page is what the file holds
+    blur = Redactor(Policy.model_validate({"kinds": {"text": {"operator": "blur"}}}))
+    redact_file(blur, src, tmp_path / "out.pdf")
+    text = _ocr_text(pdfium.PdfDocument(tmp_path / "out.pdf")[0].render(scale=2).to_numpy()
+                     [:, :, :3])
+    assert "Follow-up visit" in text
+    assert "Whitfield" not in text and "Harold" not in text

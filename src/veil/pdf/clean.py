@@ -21,8 +21,8 @@ from veil.pdf.content import MARKED_TEXTS, hidden_groups, is_hidden, sanitize
 _ROOT_PARTS = {
     "/Metadata": "pdf.xmp",
     "/AcroForm": "pdf.form-fields",
-    "/OpenAction": "pdf.javascript",
-    "/AA": "pdf.javascript",
+    "/OpenAction": "pdf.actions",
+    "/AA": "pdf.actions",
     "/Outlines": "pdf.bookmarks",
     "/StructTreeRoot": "pdf.structure",
     "/OCProperties": "pdf.hidden-layers",
@@ -40,7 +40,7 @@ _NAME_PARTS = {
 }
 _PAGE_PARTS = {
     "/Annots": "pdf.annotations",
-    "/AA": "pdf.javascript",
+    "/AA": "pdf.actions",
     "/Metadata": "pdf.xmp",
     "/PieceInfo": "pdf.private-data",
     "/Thumb": "pdf.thumbnails",

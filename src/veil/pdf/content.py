@@ -88,6 +88,8 @@ class Edits:
     removed: list[tuple[float, float]] = field(default_factory=list)
     """User-space centres of the glyphs removed."""
     placements: list[Placement] = field(default_factory=list)
+    paths: int = 0
+    """Paths dropped because they lie in a region (text drawn as outlines)."""
 
 
 class Editor:
@@ -120,12 +122,30 @@ class Editor:
         tm = tlm = IDENTITY
         out: list[Instruction] = []
         changed = False
+        path: list[Instruction] = []  # a path under construction, held until it is painted
+        points: list[tuple[float, float]] = []
+        clipping = False
         for inst in instructions:
             if isinstance(inst, pikepdf.ContentStreamInlineImage):
+                out.extend(path)
+                path, points, clipping = [], [], False
                 out.append(inst)
                 continue
             op = str(inst.operator)
             ops = inst.operands
+            if op in _PATH_BUILD or (op in ("W", "W*") and path):
+                path.append(inst)
+                clipping = clipping or op in ("W", "W*")
+                points.extend(apply(ctm, x, y) for x, y in _path_points(op, ops))
+                continue
+            if op in _PATH_PAINT and path and not clipping and op != "n" and \
+                    self._covered(points):
+                self.edits.paths += 1
+                path, points, clipping = [], [], False
+                changed = True
+                continue  # the outline (vector text, a drawn signature) is dropped whole
+            out.extend(path)
+            path, points, clipping = [], [], False
             replacement: list[Instruction] | None = None
             if op == "q":
                 stack.append((ctm, _copy(ts)))
@@ -179,7 +199,20 @@ class Editor:
             else:
                 out.extend(replacement)
                 changed = True
+        out.extend(path)
         return out, changed
+
+    def _covered(self, points: Sequence[tuple[float, float]]) -> bool:
+        """Whether a path's bounding box lies in a region: its centre and its corners
+        (pulled in by a tenth, as a region's rows need not be one rectangle)."""
+        if not points:
+            return False
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+        dx, dy = (x2 - x1) * 0.1, (y2 - y1) * 0.1
+        probes = ((x1 + dx, y1 + dy), (x2 - dx, y1 + dy), (x1 + dx, y2 - dy),
+                  (x2 - dx, y2 - dy), ((x1 + x2) / 2, (y1 + y2) / 2))
+        return all(self._inside(x, y) for x, y in probes)
 
     def _font(self, resources: pikepdf.Object | None, name: object) -> Font:
         fonts = resources.get("/Font") if isinstance(resources, pikepdf.Dictionary) else None
@@ -273,6 +306,21 @@ class Editor:
             new_name = Name(f"/VeilRedacted{self._copies}")
         xobjects[new_name] = self._pdf.make_indirect(copy)
         return [([new_name], Operator("Do"))]
+
+
+_PATH_BUILD = frozenset({"m", "l", "c", "v", "y", "re", "h"})
+_PATH_PAINT = frozenset({"S", "s", "f", "F", "f*", "B", "B*", "b", "b*", "n"})
+
+
+def _path_points(op: str, operands: Iterable[object]) -> list[tuple[float, float]]:
+    """The points (control points included) a path operator adds, in its own space."""
+    if op == "h":
+        return []
+    values = [_f(v) for v in operands]
+    if op == "re" and len(values) == 4:
+        x, y, w, h = values
+        return [(x, y), (x + w, y), (x, y + h), (x + w, y + h)]
+    return list(zip(values[::2], values[1::2], strict=False))
 
 
 def _code_bytes(code: int, n: int) -> bytes:

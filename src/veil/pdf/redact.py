@@ -216,7 +216,7 @@ def _find(redactor: Redactor, document: pdfium.PdfDocument, index: int) -> PageF
                     crop = np.ascontiguousarray(pixels[y1:y2, x1:x2])
                     found = redactor.scan(Picture(crop, "RGB", "PNG"))
                     regions += [_shift(r, x1, y1) for r in found]
-        else:
+        elif pdfium_c.FPDFPage_CountObjects(page.raw) > 0:  # a blank page shows nothing
             with stage("render"):
                 pixels = layer.render(page, view)
             regions += redactor.scan(Picture(pixels, "RGB", "PNG"))
