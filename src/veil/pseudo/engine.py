@@ -14,18 +14,14 @@ from veil.pseudo.restore import TOKEN, Restorer, StreamRestorer, token
 from veil.pseudo.surrogates import surrogate
 from veil.pseudo.vault import Vault
 from veil.regions import Span
-from veil.text import TextDetector, resolve
+from veil.text import TextDetector, default_registry, resolve
 
 Style = Literal["token", "surrogate"]
 LITERAL = "LITERAL"
 """Entity of token-like text already in the input, pseudonymised so that restoring the
 answer cannot turn the user's own "<PERSON_1>" into somebody's name."""
 
-ENTITIES = frozenset({
-    "PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE",
-    "IP_ADDRESS", "LOCATION", "ADDRESS", "DATE_TIME", "DATE_OF_BIRTH", "US_PASSPORT",
-    "US_DRIVER_LICENSE", "MEDICAL_LICENSE", "URL", "GENDER", "MRZ", "PLATE", LITERAL,
-})
+ENTITIES = default_registry().entities() | {"GENDER", "MRZ", "PLATE", "ID_NUMBER", LITERAL}
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,9 @@ from veil.text import validators
 
 CONTEXT_WINDOW = 48
 CONTEXT_BOOST = 0.4
+CHECKED_IN_CONTEXT = 0.85
+"""The least score of a match that passes its validator after one of its context words:
+such a value is what the words say it is, whatever else its digits could dial or be."""
 
 
 @runtime_checkable
@@ -51,7 +54,8 @@ class Pattern:
 @dataclass(frozen=True, slots=True)
 class PatternRecognizer:
     """Matches of ``patterns`` that pass ``validator`` (a name from ``validators``);
-    ``context`` words shortly before a match raise its score by ``CONTEXT_BOOST``.
+    ``context`` words shortly before a match raise its score by ``CONTEXT_BOOST`` (to at
+    least ``CHECKED_IN_CONTEXT`` when a validator passed too).
     Trailing ``strip`` characters are not part of a value."""
 
     name: str
@@ -77,7 +81,10 @@ class PatternRecognizer:
                     value = valid_prefix(value, check)
                 if not value:
                     continue
-                score = min(1.0, pattern.score + context_boost(text, start, self.context))
+                boost = context_boost(text, start, self.context)
+                score = min(1.0, pattern.score + boost)
+                if boost and check is not None:
+                    score = max(score, CHECKED_IN_CONTEXT)
                 spans.append(Span(start, start + len(value), self.entity, score, self.name))
         return spans
 

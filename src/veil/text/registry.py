@@ -67,7 +67,7 @@ def default_registry() -> Registry:
         contact.EMAIL, contact.URL, contact.IPV4, contact.IPV6,
         finance.CARD, finance.IBAN,
         identifiers.US_SSN, identifiers.US_PASSPORT, identifiers.US_DRIVER_LICENSE,
-        identifiers.DEA,
+        identifiers.DEA, *identifiers.listed(),
         places.STREET, places.POSTAL_BOX, places.CUED_ADDRESS, places.UNIT_ADDRESS,
         names.CUED_NAME, names.SAID_NAME, names.NAME_BEFORE_VERB, names.TITLED_NAME,
         names.LABELLED_NAME, names.CHAT_SPEAKER,

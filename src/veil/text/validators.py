@@ -70,9 +70,52 @@ def phone(value: str) -> bool:
     return any(phonenumbers.is_valid_number(n) for n in tp.phone_parses(value, PHONE_REGIONS))
 
 
+def us_npi(value: str) -> bool:
+    """US National Provider Identifier: Luhn over the digits with the prefix 80840."""
+    digits = _digits(value)
+    return len(digits) == 10 and luhn.is_valid("80840" + digits)
+
+
+def au_medicare(value: str) -> bool:
+    """Australian Medicare card number: weights 1 3 7 9 1 3 7 9 on the first eight digits,
+    mod 10, give the ninth."""
+    d = [int(c) for c in _digits(value)]
+    if len(d) not in (10, 11) or not 2 <= d[0] <= 6:
+        return False
+    return sum(w * x for w, x in zip((1, 3, 7, 9, 1, 3, 7, 9), d, strict=False)) % 10 == d[8]
+
+
+_NRIC_LETTERS = {"S": "JZIHGFEDCBA", "T": "GFEDCBAJZIH", "F": "XWUTRQPNMLK",
+                 "G": "TRQPNMLKXWU", "M": "KLJNPQRTUWX"}
+
+
+def sg_nric(value: str) -> bool:
+    """Singapore NRIC / FIN: a prefix letter, seven digits, a check letter."""
+    value = value.upper()
+    if not re.fullmatch(r"[STFGM]\d{7}[A-Z]", value):
+        return False
+    total = sum(w * int(c) for w, c in zip((2, 7, 6, 5, 4, 3, 2), value[1:8], strict=True))
+    total += {"T": 4, "G": 4, "M": 3}.get(value[0], 0)
+    return _NRIC_LETTERS[value[0]][total % 11] == value[8]
+
+
+def icao(value: str) -> bool:
+    """ICAO 9303 check digit (weights 7 3 1) as the last character: passports, ID cards."""
+    value = re.sub(r"[\s<]", "", value.upper())
+
+    def num(c: str) -> int:
+        return int(c) if c.isdigit() else ord(c) - 55
+
+    if len(value) < 2 or not value[-1].isdigit() or not value.isalnum():
+        return False
+    body = value[:-1]
+    return sum(num(c) * (7, 3, 1)[i % 3] for i, c in enumerate(body)) % 10 == int(value[-1])
+
+
 NAMED: dict[str, Validator] = {
     "card": card, "luhn": luhn_ok, "iban": iban_ok, "us_ssn": us_ssn, "ip": ip, "dea": dea,
-    "phone": phone,
+    "phone": phone, "us_npi": us_npi, "au_medicare": au_medicare, "sg_nric": sg_nric,
+    "icao": icao,
 }
 
 
