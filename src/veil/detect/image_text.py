@@ -24,6 +24,7 @@ from veil.regions import Box, Region, Span
 from veil.text import TextDetector, resolve
 from veil.text import patterns as tp
 from veil.text.recognizer import Recognizer
+from veil.text.recognizers.documents import label, value_ok
 from veil.timing import stage
 
 SOURCE = f"{OCR_NAME}+text@1"
@@ -31,7 +32,6 @@ PAD = (0.25, 0.05)
 """Padding of a word box (left and right, top and bottom), as shares of its height: the
 OCR's word boxes are loose above and below the glyphs but may clip their first and last
 letters."""
-_MRZ = re.compile(r"[A-Z0-9<]{28,46}")
 _SEX = re.compile(r"[\[(]?(?:M|F|X|MALE|FEMALE)[\])]?", re.I)
 
 
@@ -138,7 +138,7 @@ class ImageTextDetector:
         text = _letters_read(page.text)
         spans = self._text_detector().scan(text) if text.strip() else []
         spans += _address_spans(page.text)
-        spans = resolve(spans + _mrz_spans(page) + _sex_spans(page, spans))
+        spans = resolve(spans + _sex_spans(page, spans))
         spans = _with_fields(spans, _field_spans(page))
         regions = []
         for span in spans:
@@ -193,21 +193,6 @@ def _padded(box: tuple[float, float, float, float], pad: tuple[float, float], wi
             min(width, int(np.ceil(box[2] + dx))), min(height, int(np.ceil(box[3] + dy))))
 
 
-def _mrz_spans(page: Page) -> list[Span]:
-    """Each row of a machine-readable zone (TD1/TD2/TD3): the whole row is personal."""
-    out = []
-    for row in sorted(set(page.rows)):
-        idx = [i for i, r in enumerate(page.rows) if r == row]
-        start, end = page.spans[idx[0]][0], page.spans[idx[-1]][1]
-        compact = re.sub(r"\s", "", page.text[start:end]).upper()
-        if _MRZ.fullmatch(compact) and (compact.count("<") >= 2 or compact[:2] in _MRZ_STARTS):
-            out.append(Span(start, end, "MRZ", 1.0, "mrz"))
-    return out
-
-
-_MRZ_STARTS = frozenset({"P<", "I<", "ID", "IP", "AC", "V<", "VI", "C<", "A<"})
-
-
 def _sex_spans(page: Page, found: Sequence[Span]) -> list[Span]:
     """A sex marker ("[M]", "F", "Female") on the same row as a person's name."""
     rows_with_name = {page.rows[i] for i, (s, e) in enumerate(page.spans)
@@ -220,65 +205,6 @@ def _sex_spans(page: Page, found: Sequence[Span]) -> list[Span]:
 
 
 # --- form fields --------------------------------------------------------------------------
-
-_FIELD_LABELS: dict[str, tuple[str, ...]] = {
-    "PERSON": (
-        "name", "full name", "surname", "last name", "family name", "first name", "first names",
-        "given name", "given names", "forename", "forenames", "patient name", "cardholder",
-        "account holder", "nom", "nom complet", "nom de famille", "prénom", "prénoms",
-        "name/vorname", "vorname", "vornamen", "nachname", "familienname",
-        "vollständiger name", "nombre", "nombres", "nombre completo", "apellido", "apellidos",
-        "titular",
-    ),
-    "ID_NUMBER": (
-        "id", "id no", "id number", "id nr", "id #", "patient id", "pid", "mrn",
-        "medical record number", "passport", "passport no", "passport number", "passport nr",
-        "document number", "ausweisnummer", "passnummer",
-        "dokumentnummer", "personalausweisnummer", "n° du document", "no du document",
-        "numéro de document", "numéro du document", "numéro de passeport",
-        "número de documento", "número de pasaporte", "dni", "nie", "nif",
-    ),
-    "DATE_OF_BIRTH": (
-        "dob", "d.o.b", "birth", "date of birth", "birth date", "birthdate", "born",
-        "geburtsdatum", "geb", "geboren", "date de naissance", "né le", "née le", "né(e) le",
-        "fecha de nacimiento", "f. nac", "nacimiento",
-    ),
-    "PHONE_NUMBER": (
-        "phone", "tel", "telephone", "mobile", "cell", "phone number", "telefon",
-        "telefonnummer", "handy", "mobil", "téléphone", "tél", "portable", "teléfono",
-        "móvil", "celular",
-    ),
-    "ADDRESS": (
-        "address", "home address", "street address", "adresse", "anschrift", "wohnanschrift",
-        "dirección", "domicilio",
-    ),
-    "DATE_TIME": ("study", "study date", "acq", "acquisition date", "exam date",
-                  "series date"),
-    "IBAN_CODE": ("iban", "account no", "account number", "kontonummer", "numéro de compte",
-                  "número de cuenta"),
-    "CREDIT_CARD": ("card", "card no", "card number", "credit card", "karte", "kartennummer",
-                    "carte", "numéro de carte", "tarjeta", "número de tarjeta"),
-}
-_LABEL_OF = {label: entity for entity, labels in _FIELD_LABELS.items() for label in labels}
-_LABEL_WORDS = 5
-"""A label may go on for a few words ("IBAN for payout", "Date of birth (dd/mm/yyyy)")."""
-_LABEL_END = re.compile(r"\s*[:.#]*\s*")
-_DIGIT_LIKE = str.maketrans("OoQDlIi|SBZ", "00001111582")
-_VALUE_OK = {
-    "PERSON": re.compile(r"(?:[^\W\d_][\w'\u2019.-]*,?)(?: [^\W\d_][\w'\u2019.-]*,?){0,3}"),
-    "ID_NUMBER": re.compile(r"(?=.*\d)[A-Z0-9][A-Z0-9 /-]{3,18}[A-Z0-9]"),
-    "DATE_OF_BIRTH": re.compile(r"(?=(?:\D*\d){2})[\w ./-]{6,24}"),
-    "PHONE_NUMBER": re.compile(r"\+?(?=(?:\D*\d){6})[\d ()./-]{6,24}"),
-    "ADDRESS": re.compile(r"(?=.*[^\W\d_])(?=.*\d).{6,100}"),
-    "IBAN_CODE": re.compile(r"[A-Z]{2}\d{2}[A-Z0-9 ]{8,36}"),
-    "CREDIT_CARD": re.compile(r"(?=(?:\D*\d){12})[\d -]{12,23}"),
-}
-"""What the value of each field looks like, OCR slips aside (letters read for digits
-are taken as digits in the fields of ``_OCR_DIGITS``)."""
-_OCR_DIGITS = frozenset({"DATE_OF_BIRTH", "PHONE_NUMBER", "CREDIT_CARD"})
-_DAY_MON_YEAR = re.compile(r"\d{1,2}-[A-Za-z]{3,4}-\d{4}")
-_COMPACT_DATE = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
-
 
 @dataclass(frozen=True, slots=True)
 class _Segment:
@@ -304,38 +230,6 @@ def _segments(page: Page) -> list[_Segment]:
     return out
 
 
-def _label(text: str) -> tuple[str, int] | None:
-    """The field a segment's text starts with, and where its label ends: the longest
-    label of at most ``_LABEL_WORDS`` words, matched case-insensitively."""
-    words = list(re.finditer(r"[^\s:]+:?", text))
-    for n in range(min(_LABEL_WORDS, len(words)), 0, -1):
-        head = text[: words[n - 1].end()].casefold().rstrip(":.#")
-        for k in range(n, 0, -1):  # "IBAN for payout": the label, then a few more words
-            entity = _LABEL_OF.get(" ".join(w.group(0) for w in words[:k]).casefold()
-                                   .rstrip(":.#"))
-            if entity is not None and not re.search(r"\d", head):
-                tail = text[words[n - 1].end():]
-                end = words[n - 1].end() + _LABEL_END.match(tail).end()  # type: ignore[union-attr]
-                return entity, end
-    return None
-
-
-def _value_ok(entity: str, value: str) -> bool:
-    value = value.strip(" ,;")
-    if entity == "PERSON":
-        # One word alone may be any heading; a known name, or a run of capitalised words.
-        words = value.replace(",", " ").split()
-        known = any(w.casefold() in tp.all_names() for w in words)
-        if not known and (len(words) < 2 or value.isupper()):
-            return False
-    if entity == "DATE_TIME":
-        return any(tp.plausible_date(m) for r in tp.DATES if (m := r.fullmatch(value))
-                   ) or bool(_COMPACT_DATE.fullmatch(value) or _DAY_MON_YEAR.fullmatch(value))
-    if entity in _OCR_DIGITS:
-        value = value.translate(_DIGIT_LIKE)
-    return bool(_VALUE_OK[entity].fullmatch(value))
-
-
 def _field_spans(page: Page) -> list[Span]:
     """Values of labelled form fields: in the label's segment after it, else in the next
     segment of its row, else in the segment just below it, aligned with it."""
@@ -344,13 +238,13 @@ def _field_spans(page: Page) -> list[Span]:
     for n, seg in enumerate(segments):
         start, end = page.spans[seg.first][0], page.spans[seg.last][1]
         text = _letters_read(page.text[start:end])
-        found = _label(text)
+        found = label(text)
         if found is None:
             continue
         entity, cut = found
         if cut < len(text):
             # Values right after a label: whole words only, and all of what follows.
-            if _value_ok(entity, text[cut:]):
+            if value_ok(entity, text[cut:]):
                 out.append(Span(start + cut, end, entity, 0.9, "field"))
             continue
         height = seg.box[3] - seg.box[1]
@@ -362,9 +256,9 @@ def _field_spans(page: Page) -> list[Span]:
         for cand in below[:1] + ([nxt] if nxt is not None and nxt.row == seg.row else []):
             c_start, c_end = page.spans[cand.first][0], page.spans[cand.last][1]
             value = page.text[c_start:c_end]
-            if _label(value) is not None:
+            if label(value) is not None:
                 continue
-            if _value_ok(entity, value):
+            if value_ok(entity, value):
                 out.append(Span(c_start, c_end, entity, 0.9, "field"))
                 break
     return out + _header_names(page, segments, out)
@@ -385,7 +279,7 @@ def _header_names(page: Page, segments: Sequence[_Segment], fields: Sequence[Spa
     for seg in segments:
         start, end = page.spans[seg.first][0], page.spans[seg.last][1]
         value = _letters_read(page.text[start:end])
-        if not (value.isupper() and _HEADER_NAME.fullmatch(value)) or _label(value):
+        if not (value.isupper() and _HEADER_NAME.fullmatch(value)) or label(value):
             continue
         height = seg.box[3] - seg.box[1]
         if any(0 < a.row - seg.row <= 2 and abs(a.box[0] - seg.box[0]) < 2 * height

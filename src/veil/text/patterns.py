@@ -16,13 +16,39 @@ _UP = "A-ZÄÖÜÉÈÊÀÂÇÔÎÁÍÓÚÑ"
 _LOW = "a-zäöüßéèêëàâçôîïûùáíóúñ"
 _WORD = rf"[{_UP}][{_LOW}{_Q}]+(?:-[{_UP}]?[{_LOW}{_Q}]+)*"
 
-EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
-IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
-IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
-CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+# Where a value may start and end: not inside an ASCII word or number. Letters of other
+# scripts may touch it, so values are found in Chinese or Japanese text without spaces.
+_B = r"(?<![A-Za-z0-9])"
+_E = r"(?![A-Za-z0-9])"
+_LATIN = r"A-Za-z0-9\u00C0-\u024F"  # letters of e-mail addresses, accented ones too
+EMAIL = re.compile(
+    rf"(?<![{_LATIN}._%+-])[{_LATIN}._%+-]+@[{_LATIN}-]+(?:\.[{_LATIN}-]+)*\.[A-Za-z]{{2,}}"
+    rf"(?![{_LATIN}])")
+# "john.doe [at] example [dot] com", "jane (at) example.org", "jo at example dot com".
+_AT = r"(?:[ \t]*[\[(<{][ \t]*(?:at|@)[ \t]*[\])>}][ \t]*|[ \t]+at[ \t]+)"
+_DOT = r"(?:[ \t]*[\[(<{][ \t]*(?:dot|\.)[ \t]*[\])>}][ \t]*|[ \t]+dot[ \t]+|\.)"
+EMAIL_OBFUSCATED = re.compile(
+    rf"(?i)(?<![{_LATIN}._%+-])[{_LATIN}_%+-]+(?:{_DOT}[{_LATIN}_%+-]+)*{_AT}"
+    rf"[{_LATIN}-]+(?:{_DOT}[{_LATIN}-]+)*{_DOT}[a-z]{{2,6}}(?![{_LATIN}])")
+OBFUSCATION = re.compile(r"(?i)[\[(<{]|[ \t]dot[ \t]")
+URL = re.compile(r"(?<![A-Za-z0-9])(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+# A domain name without scheme ("microsoft.com", "example.co.uk/about"), for the top-level
+# domains that name no file type.
+_TLDS = ("com|org|net|edu|gov|info|biz|io|dev|app|eu|de|fr|es|it|nl|pt|pl|be|ch|uk|co\\.uk|"
+         "us|ca|au|ru|cn|jp|br|mx|se|no|dk|fi|ie|gr|cz")
+BARE_DOMAIN = re.compile(
+    rf"(?<![A-Za-z0-9.@/_-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+(?:{_TLDS})"
+    r"(?![A-Za-z0-9_-]|\.[A-Za-z0-9])(?:/[^\s<>\"']*[^\s<>\"'.,;:!?)\]])?")
+IPV4 = re.compile(r"(?<![A-Za-z0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![A-Za-z0-9]|\.\d)")
+IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]|\.\d)")
+# An IPv6 address ending in an IPv4 one ("::ffff:192.0.2.1", "64:ff9b::198.51.100.7").
+IPV6_V4 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,6}(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
+CARD = re.compile(rf"{_B}(?:\d[ -]?){{12,18}}\d{_E}")
+# Written in a card's groups (4-4-4-x, or Amex's 4-6-5): a card by Luhn alone.
+CARD_GROUPED = re.compile(rf"{_B}(?:\d{{4}}([ -])\d{{4}}\1\d{{4}}\1\d{{1,7}}"
+                          rf"|\d{{4}}([ -])\d{{6}}\2\d{{4,5}}){_E}")
 # 12 digits (Maestro's shortest): also the length of UPC codes, so a card only by context.
-CARD_SHORT = re.compile(r"(?<!\d[ -])\b(?:\d[ -]?){11}\d\b(?![ -]?\d)")
+CARD_SHORT = re.compile(rf"(?<!\d[ -]){_B}(?:\d[ -]?){{11}}\d{_E}(?![ -]?\d)")
 # Issuer prefixes and the card lengths each issues (Visa, Mastercard, Amex, Discover,
 # Diners, JCB, Maestro).
 CARD_BRANDS = (
@@ -33,12 +59,14 @@ CARD_BRANDS = (
     (re.compile(r"3(?:0[0-5]|[689])"), (14, 16, 19)),
     (re.compile(r"35"), (16, 19)),
     (re.compile(r"2131|1800"), (15,)),  # JCB, older numbers
+    (re.compile(r"1"), (15,)),  # UATP
     (re.compile(r"5[06-9]|6"), tuple(range(12, 20))),  # Maestro
 )
 # A card number masked but for its last digits ("**** **** **** 1234", "XXXX-XXXX-1234").
 MASKED_CARD = re.compile(r"(?<![\w*•·#])(?:[*xX•·#]{4,}[ -]?){1,4}\d{4}(?![\w*]|-\w)")
-IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ \n]?[A-Z0-9]{4}){2,7}(?:[ \n]?[A-Z0-9]{1,3})?\b")
-SSN_DASHED = re.compile(r"\b\d{3}([- ])\d{2}\1\d{4}\b")
+IBAN = re.compile(rf"{_B}[A-Z]{{2}}\d{{2}}(?:[ \n-]?[A-Z0-9]{{4}}){{2,7}}"
+                  rf"(?:[ \n-]?[A-Z0-9]{{1,3}})?{_E}")
+SSN_DASHED = re.compile(rf"{_B}\d{{3}}([- ])\d{{2}}\1\d{{4}}{_E}")
 SSN_PLAIN = re.compile(r"\b\d{9}\b")
 US_PASSPORT = re.compile(r"\b[A-Z]?\d{8,9}\b")
 US_DRIVER_LICENSE = re.compile(r"\b(?:[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d|\d{3} \d{3} \d{3}|"
@@ -46,13 +74,14 @@ US_DRIVER_LICENSE = re.compile(r"\b(?:[A-Z]\d{3}-\d{3}-\d{2}-\d{3}-\d|\d{3} \d{3
 DEA = re.compile(r"\b[A-Z][A-Z9]\d{7}\b")
 PHONE_HINT = re.compile(r"(?:\d\D{0,3}){6}")
 PHONE_CANDIDATE = re.compile(
-    r"(?:\+|\b00|(?<!\w))(?:\(\d{1,5}\)|\d)(?:[\d ().-]|/(?! )){4,24}\d(?:x\d{1,5})?(?!\w)"
-    r"(?![ .-]?\d)")
-PHONE_BAD_BEFORE = re.compile(r"(?:[^\W_][-/]?|#)\Z|\d[ .-]\Z")
+    r"(?:\+|(?<![A-Za-z0-9])00|(?<![A-Za-z0-9_]))(?:\(\d{1,5}\)|\d)(?:[\d ().-]|/(?! )){4,24}"
+    r"\d(?:x\d{1,5})?(?![A-Za-z0-9_])(?![ .-]?\d)")
+PHONE_BAD_BEFORE = re.compile(r"(?:[A-Za-z0-9\u00C0-\u024F][-/]?|#)\Z|\d[ .-]\Z")
 # A label glued to or right after a number ("555-0143-Office", "0494 41 18 24 fax").
 _PHONE_LABEL = r"(?i:office|fax|mobile|cell|home|work|phone|tel)\b"
 PHONE_LABEL_AFTER = re.compile(rf"[ \t]*-?{_PHONE_LABEL}")
-PHONE_BAD_AFTER = re.compile(rf"(?!-{_PHONE_LABEL})(?:[^\W_]|[-/.,]\w)")
+PHONE_BAD_AFTER = re.compile(
+    rf"(?!-{_PHONE_LABEL})(?:[A-Za-z0-9\u00C0-\u024F]|[-/.,][A-Za-z0-9])")
 # A short local number ("61 60 34"), a phone only with a context word.
 PHONE_SHORT = re.compile(r"\d{2,4}(?:[ .-]\d{2,4}){1,2}")
 PHONE_NOT_GROUPED = re.compile(r"\d{3}[ .-]\d\Z|\A\d\. ")
@@ -224,12 +253,27 @@ _MONTHS = (
     "janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|"
     "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre"
 )
+# Month names of Italian, Dutch, Portuguese and Polish (Polish in the genitive dates use
+# and the nominative), for dates only: some are first names too ("Maja").
+_MONTHS_MORE = (
+    "gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|dicembre|"
+    "januari|februari|maart|mei|augustus|"
+    "janeiro|fevereiro|março|maio|junho|julho|setembro|outubro|novembro|dezembro|"
+    "stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia|września|października|"
+    "listopada|grudnia|styczeń|luty|marzec|kwiecień|maj|czerwiec|lipiec|sierpień|wrzesień|"
+    "październik|listopad|grudzień"
+)
+_DATE_MONTHS = f"{_MONTHS}|{_MONTHS_MORE}"
 DATES = (
-    re.compile(r"\b(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})\b(?![./-]\d)"),
-    re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2})?)?\b"),
-    re.compile(rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th|\.|er)?\s+(?:de\s+)?(?:{_MONTHS})\.?,?\s+"
-               rf"(?:de\s+)?\d{{4}}\b"),
-    re.compile(rf"(?i)\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"),
+    re.compile(rf"{_B}(\d{{1,2}})([./-])(\d{{1,2}})\2(\d{{4}}|\d{{2}}){_E}(?![./-]\d)"),
+    re.compile(rf"{_B}(\d{{4}})-(\d{{2}})-(\d{{2}})(?:[T ]\d{{2}}:\d{{2}}(?::\d{{2}})?)?{_E}"),
+    re.compile(rf"(?i)\b\d{{1,2}}(?:st|nd|rd|th|\.|er|º)?\s+(?:de\s+)?(?:{_DATE_MONTHS})\.?,?"
+               rf"\s+(?:de\s+)?\d{{4}}\b"),
+    re.compile(rf"(?i)\b(?:{_DATE_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"),
+    # 5-May-2021, 12-JAN-1980, 03/Mar/21
+    re.compile(rf"(?i){_B}\d{{1,2}}([-/.])(?:{_DATE_MONTHS})\1(?:\d{{4}}|\d{{2}}){_E}"),
+    # 2021年5月5日 (Chinese, Japanese), 2021년 5월 5일 (Korean)
+    re.compile(r"(?<!\d)(?:19|20)\d\d\s?[年년]\s?\d{1,2}\s?[月월]\s?\d{1,2}\s?[日일]"),
 )
 
 _WEEKDAYS = ("monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag|"
@@ -266,9 +310,11 @@ def plausible_date(m: re.Match[str]) -> bool:
     """Reject numeric look-alikes such as 45/67/2020 or 99.99.99."""
     if m.re is DATES[0]:
         a, b, year = int(m.group(1)), int(m.group(3)), m.group(4)
-        if len(year) == 2:  # 1.2.3 is a version; 01.02.03 may be a date
+        if len(year) == 2:  # 1.2.3 is a version; 01.02.03 and 21.5.21 may be dates
             before = m.string[max(0, m.start() - 12) : m.start()].lower()
-            if len(m.group(1)) != 2 or len(m.group(3)) != 2 or before.rstrip().endswith(
+            day_first = len(m.group(1)) == 2 and a > 12
+            two_two = len(m.group(1)) == len(m.group(3)) == 2
+            if not (day_first or two_two) or before.rstrip().endswith(
                     ("v", "version", "versión", "build")):
                 return False
         ok_year = len(year) == 2 or 1900 <= int(year) <= 2099
@@ -284,12 +330,16 @@ BIRTH_CONTEXT = (
     "dob", "d.o.b", "date of birth", "birth date", "birthdate", "born", "birthday",
     "geburtsdatum", "geboren", "geb.", "né le", "née le", "né(e)", "naissance",
     "fecha de nacimiento", "nacido", "nacida", "nacimiento", "f. nac",
+    "data di nascita", "nato il", "nata il", "geboortedatum", "geboren op",
+    "data de nascimento", "nascido em", "nascida em", "data urodzenia", "urodzony",
+    "urodzona", "ur.",
 )
 PHONE_CONTEXT = (
     "phone", "tel", "call", "mobile", "cell", "fax", "telefon", "handy", "rufnummer", "ruf",
     "anrufen", "téléphone", "portable", "tél", "appelez", "appeler", "teléfono", "móvil",
     "llame", "llamar", "llámame", "whatsapp", "sms", "messages to", "text me", "reach",
-    "dial", "not answering", "contact",
+    "dial", "not answering", "contact", "telefono", "cellulare", "chiamami", "telefoon",
+    "mobiel", "bel me", "telemóvel", "telefone", "ligue", "komórka", "zadzwoń",
 )
 CARD_CONTEXT = ("card", "credit", "visa", "mastercard", "amex", "karte", "carte", "tarjeta")
 SSN_CONTEXT = ("ssn", "social security", "ss#", "sozialversicherung", "sécurité sociale",

@@ -19,6 +19,9 @@ from veil.text import validators
 
 CONTEXT_WINDOW = 48
 CONTEXT_BOOST = 0.4
+CONTEXT_ONLY = 0.4
+"""A recognizer whose patterns all score below this finds values only after one of its
+context words: in a text without any of them it does not run."""
 CHECKED_IN_CONTEXT = 0.85
 """The least score of a match that passes its validator after one of its context words:
 such a value is what the words say it is, whatever else its digits could dial or be."""
@@ -56,7 +59,9 @@ class PatternRecognizer:
     """Matches of ``patterns`` that pass ``validator`` (a name from ``validators``);
     ``context`` words shortly before a match raise its score by ``CONTEXT_BOOST`` (to at
     least ``CHECKED_IN_CONTEXT`` when a validator passed too).
-    Trailing ``strip`` characters are not part of a value."""
+    Trailing ``strip`` characters are not part of a value. With ``cut``, a match that fails
+    its validator is cut back to its longest valid part before a space or line break (an
+    IBAN that ran on into the next line's label)."""
 
     name: str
     entity: str
@@ -65,12 +70,16 @@ class PatternRecognizer:
     context: tuple[str, ...] = ()
     validator: str | None = None
     strip: str = ".,;:"
+    cut: bool = True
 
     @property
     def entities(self) -> tuple[str, ...]:
         return (self.entity,)
 
     def find(self, text: str, prior: Sequence[Span] = ()) -> list[Span]:
+        if self.context and all(p.score < CONTEXT_ONLY for p in self.patterns) and not (
+                context_regex(self.context).search(text.lower())):
+            return []  # what it finds counts only after a context word, and there is none
         check = validators.get(self.validator) if self.validator else None
         spans = []
         for pattern in self.patterns:
@@ -78,7 +87,7 @@ class PatternRecognizer:
                 start, end = m.span(pattern.group)
                 value = text[start:end].rstrip(self.strip)
                 if value and check is not None and not _safe(check, value):
-                    value = valid_prefix(value, check)
+                    value = valid_prefix(value, check) if self.cut else ""
                 if not value:
                     continue
                 boost = context_boost(text, start, self.context)

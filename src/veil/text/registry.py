@@ -10,6 +10,7 @@ from veil.text.recognizers import (
     accounts,
     contact,
     dates,
+    documents,
     finance,
     identifiers,
     names,
@@ -64,8 +65,9 @@ def default_registry() -> Registry:
     return Registry((
         ner.NER,
         dates.DATE,
-        contact.EMAIL, contact.URL, contact.IPV4, contact.IPV6,
-        finance.CARD, finance.IBAN,
+        contact.EMAIL, contact.EMAIL_OBFUSCATED, contact.URL, contact.DOMAIN, contact.IPV4,
+        contact.IPV6,
+        finance.CARD, finance.CARD_GROUPED, finance.IBAN,
         identifiers.US_SSN, identifiers.US_PASSPORT, identifiers.US_DRIVER_LICENSE,
         identifiers.DEA, *identifiers.listed(),
         places.STREET, places.POSTAL_BOX, places.CUED_ADDRESS, places.UNIT_ADDRESS,
@@ -77,4 +79,6 @@ def default_registry() -> Registry:
         accounts.ACCOUNT,
         names.NAME_ABOVE_ADDRESS,
         finance.MASKED_CARD,
+        documents.LABELLED_FIELD,
+        documents.MRZ,
     ))

@@ -21,7 +21,7 @@ from stdnum.us import ssn
 from veil.text import patterns as tp
 
 Validator = Callable[[str], bool]
-PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES")
+PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "PT", "PL")
 
 
 def _digits(value: str) -> str:

@@ -19,9 +19,20 @@ from veil.text.validators import PHONE_REGIONS
 
 EMAIL = PatternRecognizer("email", "EMAIL_ADDRESS", (Pattern(tp.EMAIL, 1.0),))
 URL = PatternRecognizer("url", "URL", (Pattern(tp.URL, 0.9),))
+DOMAIN = PatternRecognizer("domain", "URL", (Pattern(tp.BARE_DOMAIN, 0.7),))
 IPV4 = PatternRecognizer("ipv4", "IP_ADDRESS", (Pattern(tp.IPV4, 0.9),), validator="ip")
-IPV6 = PatternRecognizer("ipv6", "IP_ADDRESS", (Pattern(tp.IPV6, 0.9),), validator="ip",
-                         strip=".,;")
+IPV6 = PatternRecognizer("ipv6", "IP_ADDRESS", (Pattern(tp.IPV6, 0.9), Pattern(tp.IPV6_V4, 0.9)),
+                         validator="ip", strip=".,;")
+
+
+def obfuscated_emails(text: str, prior: Sequence[Span] = ()) -> list[Span]:
+    """E-mail addresses written to dodge harvesters: "jo.roe [at] example [dot] com",
+    "jo (at) example.org", "jo at example dot com"."""
+    return [Span(m.start(), m.end(), "EMAIL_ADDRESS", 0.9, "email-obfuscated")
+            for m in tp.EMAIL_OBFUSCATED.finditer(text) if tp.OBFUSCATION.search(m.group(0))]
+
+
+EMAIL_OBFUSCATED = FunctionRecognizer("email-obfuscated", ("EMAIL_ADDRESS",), obfuscated_emails)
 
 
 def phone_spans(text: str, prior: Sequence[Span] = ()) -> list[Span]:
