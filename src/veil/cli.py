@@ -289,7 +289,7 @@ def scan_text_command(paths: tuple[str, str], policy_path: Path | None) -> None:
     for number, reason in bad.items():
         click.echo(f"veil: FAILED line {number}: {reason}", err=True)
     texts = [str(record["text"]) for record in records.values()]
-    findings = default_detector().scan_many(texts)
+    findings = default_detector(policy).scan_many(texts)
     out: list[str] = []
     found = iter(findings)
     for number in range(1, len(lines) + 1):
@@ -298,7 +298,8 @@ def scan_text_command(paths: tuple[str, str], policy_path: Path | None) -> None:
         elif number in records:
             spans = protected(next(found), policy)
             record = {**records[number], "findings": [
-                {"start": s.start, "end": s.end, "entity": s.entity, "score": round(s.score, 3)}
+                {"start": s.start, "end": s.end, "entity": s.entity, "score": round(s.score, 3),
+                 "source": s.source}
                 for s in spans]}
             out.append(json.dumps(record, ensure_ascii=False))
     body = "".join(line + "\n" for line in out)

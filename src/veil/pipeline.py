@@ -33,6 +33,7 @@ from veil.pseudo.engine import Pseudonymizer
 from veil.pseudo.surrogates import surrogate
 from veil.regions import Region
 from veil.report import Action, Report
+from veil.text.configure import detector_for
 from veil.timing import StageTimes, stage, stages
 
 
@@ -50,12 +51,14 @@ def default_detectors(policy: Policy) -> list[Detector]:
     text = policy.enabled("text") or any(
         k.startswith("text.") and rule.enabled for k, rule in policy.kinds.items())
     if text or policy.enabled("plate"):
-        detectors.append(ImageTextDetector(text=text, plates=policy.enabled("plate"),
+        detectors.append(ImageTextDetector(detector_for(policy.text), text=text,
+                                           plates=policy.enabled("plate"),
                                            scripts=policy.ocr.scripts))
     code = policy.rule("code")
     if code.enabled:
         detectors.append(CodeDetector(
-            threshold=CODE_THRESHOLD if code.threshold is None else code.threshold))
+            threshold=CODE_THRESHOLD if code.threshold is None else code.threshold,
+            text_detector=detector_for(policy.text)))
     return detectors
 
 

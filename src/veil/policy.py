@@ -18,6 +18,15 @@ from pydantic import (
 
 from veil.anonymize import Fill, OperatorSpec
 from veil.errors import PolicyError
+from veil.text.configure import known_languages
+from veil.text.registry import default_registry
+from veil.text.spec import PatternSpec, RecognizerSpec, suggest
+
+FAMILIES = ("face", "plate", "code", "text")
+"""Families of kinds a policy may name; ``text.<ENTITY>`` for any entity a text
+recognizer (built in or the policy's own) or a deny list reports."""
+IMAGE_TEXT_ENTITIES = frozenset({"GENDER", "MRZ", "ID_NUMBER"})
+"""Text entities found in images by layout rules beside the text recognizers."""
 
 
 def _operator_shorthand(value: Any) -> Any:
@@ -188,6 +197,63 @@ class DicomPolicy(BaseModel):
     keep_private_tags: bool = False
 
 
+class DenyList(BaseModel):
+    """Values always hidden, as ``entity`` ("Acme Widgets" as ORGANIZATION)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    entity: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")
+    values: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _not_blank(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not v.strip() for v in values):
+            raise ValueError("a deny-list value is empty")
+        return values
+
+
+class TextPolicy(BaseModel):
+    """Text detection, beyond the built-in recognizers (docs/recognizers.md).
+
+    ``recognizers``: the policy's own (name, entity, patterns with regex and score,
+    context words, a validator by name, languages). ``deny``: values always hidden, with
+    their entity. ``allow``: values never hidden (a public figure, the company's own
+    name), compared case-insensitively. ``languages``: switch a language off
+    (``{it: false}``): recognizers meant only for languages that are off do not run.
+    ``disable``: built-in recognizers switched off by name.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recognizers: tuple[RecognizerSpec, ...] = ()
+    deny: tuple[DenyList, ...] = ()
+    allow: tuple[str, ...] = ()
+    languages: dict[str, bool] = Field(default_factory=dict)
+    disable: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_names(self) -> TextPolicy:
+        builtin = default_registry().names()
+        for name in self.disable:
+            if name not in builtin:
+                raise ValueError(f"disable: no recognizer {name!r}{suggest(name, builtin)}")
+        own = [r.name for r in self.recognizers]
+        for name in own:
+            if name in builtin or own.count(name) > 1:
+                raise ValueError(f"recognizers: the name {name!r} is taken")
+        languages = known_languages()
+        for lang in self.languages:
+            if lang not in languages:
+                raise ValueError(f"languages: unknown language {lang!r}"
+                                 f"{suggest(lang, languages)}; known: {', '.join(languages)}")
+        return self
+
+    def entities(self) -> frozenset[str]:
+        """Entities the policy's own recognizers and deny lists report."""
+        return frozenset(r.entity for r in self.recognizers) | {d.entity for d in self.deny}
+
+
 class Policy(BaseModel):
     """What to protect and how; every kind not named is protected with the defaults.
 
@@ -207,8 +273,29 @@ class Policy(BaseModel):
     server: ServerPolicy = Field(default_factory=ServerPolicy)
     dicom: DicomPolicy = Field(default_factory=DicomPolicy)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    text: TextPolicy = Field(default_factory=TextPolicy)
 
     _shorthand = field_validator("operator", mode="before")(_operator_shorthand)
+
+    @model_validator(mode="after")
+    def _check_kinds(self) -> Policy:
+        """Every kind named (under kinds and in roles) is one Veil knows, so a misspelt
+        kind is an error that names the closest known one, not a rule that never applies."""
+        known = self.known_kinds()
+        named = [(f"kinds.{k}", k) for k in self.kinds]
+        for role_name, role in self.roles.items():
+            named += [(f"roles.{role_name}.{field}", k) for field in ("protect", "restore")
+                      for k in getattr(role, field) if k != "*"]
+        for where, kind in named:
+            if kind not in known:
+                raise ValueError(f"{where}: unknown kind {kind!r}{suggest(kind, known)}")
+        return self
+
+    def known_kinds(self) -> list[str]:
+        """Families, and ``text.<ENTITY>`` for every entity the text detection reports."""
+        entities = (default_registry().entities() | IMAGE_TEXT_ENTITIES
+                    | self.text.entities())
+        return [*FAMILIES, *sorted(f"text.{e}" for e in entities)]
 
     @model_validator(mode="after")
     def _check_keys(self) -> Policy:
@@ -257,7 +344,20 @@ class Policy(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
+            problems = "; ".join(_problem(err) for err in exc.errors())
             raise PolicyError(f"{origin}: {problems}") from None
+
+
+_MODELS: tuple[type[BaseModel], ...] = (
+    KindRule, Limits, OcrSettings, DicomPolicy, VideoSettings, Role, ApiKey, ServerPolicy,
+    DenyList, TextPolicy, Policy, RecognizerSpec, PatternSpec)
+
+
+def _problem(err: Any) -> str:
+    """One validation error as text; an unknown field names the closest known one."""
+    where = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden" and err["loc"]:
+        fields = sorted({f for m in _MODELS for f in m.model_fields})
+        return f"{where}: unknown field{suggest(str(err['loc'][-1]), fields)}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg

@@ -15,6 +15,7 @@ from veil.pseudo.surrogates import surrogate
 from veil.pseudo.vault import Vault
 from veil.regions import Span
 from veil.text import TextDetector, default_registry, resolve
+from veil.text.configure import detector_for
 
 Style = Literal["token", "surrogate"]
 LITERAL = "LITERAL"
@@ -54,9 +55,9 @@ class Pseudonymizer:
     def __init__(self, vault: Vault | None = None, detector: TextDetector | None = None,
                  style: Style = "token", policy: Policy | None = None) -> None:
         self.vault = vault if vault is not None else default_vault()
-        self.detector = detector if detector is not None else default_detector()
-        self.style: Style = style
         self.policy = policy or Policy()
+        self.detector = detector if detector is not None else default_detector(self.policy)
+        self.style: Style = style
 
     def scan(self, text: str) -> list[Span]:
         """The personal data the policy protects in ``text``."""
@@ -110,9 +111,10 @@ def default_vault() -> Vault:
     return Vault()
 
 
-@functools.cache
-def default_detector() -> TextDetector:
-    return TextDetector()
+def default_detector(policy: Policy | None = None) -> TextDetector:
+    """The text detector ``policy`` asks for (its own recognizers, deny and allow lists),
+    one per process for each distinct text configuration."""
+    return detector_for(policy.text if policy is not None else None)
 
 
 def check_text(text: str, policy: Policy) -> None:
@@ -127,7 +129,7 @@ def scan_text(text: str, policy: Policy | None = None,
     """Personal data in ``text`` that the policy protects, as Spans."""
     policy = policy or Policy()
     check_text(text, policy)
-    return protected((detector or default_detector()).scan(text), policy)
+    return protected((detector or default_detector(policy)).scan(text), policy)
 
 
 def protected(spans: list[Span], policy: Policy) -> list[Span]:

@@ -145,7 +145,7 @@ class Gateway:
         self.vault = vault if vault is not None else Vault(settings.vault_path)
         self.limiter: RateLimiter | None = None
         try:
-            detector = self.text_detector = default_detector()
+            detector = self.text_detector = default_detector(policy)
             kinds = known_kinds(redactor(policy))  # the detectors' kinds; no model loads
             self.roles: dict[str, Pseudonymizer] = {}
             policies: dict[str, Policy] = {}

@@ -30,14 +30,17 @@ class BatchRecognizer(Recognizer, Protocol):
 
 class TextDetector:
     """Finds personal data in text; yields Spans with Presidio's entity names and the
-    recognizer that found each as ``source``."""
+    recognizer that found each as ``source``. ``allow``: values never reported, nor any part
+    of them (found whole-word, in any case, with any run of spaces between words)."""
 
     name = "text-pii"
 
     def __init__(self, entities: Iterable[str] | None = None, ner: bool = True,
                  threshold: float = DEFAULT_THRESHOLD,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, allow: Iterable[str] = ()) -> None:
         self.entities = frozenset(entities) if entities is not None else None
+        self.allow = tuple(re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, v.split()))
+                                      + r"(?!\w)", re.IGNORECASE) for v in allow if v.split())
         self.threshold = threshold
         registry = registry if registry is not None else default_registry()
         self.registry = registry if ner else Registry(r for r in registry
@@ -79,6 +82,9 @@ class TextDetector:
                      or not any(a <= s.start and s.end <= b for a, b in orgs)]
         if self.entities is not None:
             spans = [s for s in spans if s.entity in self.entities]
+        if self.allow:  # values a policy never hides, and the parts of them
+            kept = [m.span() for regex in self.allow for m in regex.finditer(text)]
+            spans = [s for s in spans if not any(a <= s.start and s.end <= b for a, b in kept)]
         return resolve([_address_block(text, s) if s.entity == "ADDRESS" else s
                         for s in spans if s.score >= self.threshold])
 
