@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -10,7 +11,8 @@ from typing import Literal
 from veil.errors import InputError
 from veil.policy import Policy
 from veil.pseudo.canonical import canonical
-from veil.pseudo.restore import TOKEN, Restorer, StreamRestorer, token
+from veil.pseudo.mentions import full_name_of, mentions, name_words
+from veil.pseudo.restore import TOKEN, Restorer, StreamRestorer, token, token_key
 from veil.pseudo.surrogates import surrogate
 from veil.pseudo.vault import Vault
 from veil.regions import Span
@@ -59,19 +61,31 @@ class Pseudonymizer:
         self.detector = detector if detector is not None else default_detector(self.policy)
         self.style: Style = style
 
-    def scan(self, text: str) -> list[Span]:
-        """The personal data the policy protects in ``text``."""
-        return scan_text(text, self.policy, self.detector)
+    def scan(self, text: str, session: str | None = None) -> list[Span]:
+        """The personal data the policy protects in ``text``, with the partial mentions of
+        people it names in full, or that ``session`` named before ("Roe" after "Jane
+        Roe")."""
+        found = scan_text(text, self.policy, self.detector)
+        if not self.policy.enabled("text.PERSON"):
+            return found
+        known = self._people(session) if session is not None else []
+        return resolve(found + mentions(text, found, known))
 
     def pseudonymize(self, text: str, session: str) -> Pseudonymized:
         """Replace every protected value; the same value always gets the same pseudonym
         within ``session`` (also across calls and processes), a different one elsewhere."""
-        chosen = resolve(_literals(text) + self.scan(text))
+        chosen = resolve(_literals(text) + self.scan(text, session))
+        # People named in full first, so that "Roe" before "Jane Roe" is Jane Roe too.
+        pseudonyms = {}
+        for span in sorted(chosen, key=lambda s: -len(name_words(text[s.start:s.end]))
+                           if s.entity == "PERSON" else 0):
+            pseudonyms[span] = self.pseudonym_for(span.entity, text[span.start : span.end],
+                                                  session)
         out: list[str] = []
         replacements: list[Replacement] = []
         last = 0
         for span in chosen:
-            pseudonym = self.pseudonym_for(span.entity, text[span.start : span.end], session)
+            pseudonym = pseudonyms[span]
             out.append(text[last : span.start])
             out.append(pseudonym)
             replacements.append(Replacement(span.start, span.end, span.entity, pseudonym))
@@ -81,9 +95,25 @@ class Pseudonymizer:
 
     def pseudonym_for(self, entity: str, value: str, session: str) -> str:
         """The session's pseudonym for one value (created on first sight), so that a value
-        seen in an image and in the prompt text of one session gets the same pseudonym."""
+        seen in an image and in the prompt text of one session gets the same pseudonym. A
+        partial mention of a person the session already named in full ("Roe", "J. Roe")
+        gets that person's pseudonym."""
+        if entity == "PERSON" and (full := self._full_name(value, session)) is not None:
+            value = full
         return self.vault.pseudonym(session, entity, canonical(entity, value), value,
                                     self._maker(entity, value))
+
+    def _full_name(self, value: str, session: str) -> str | None:
+        words = name_words(value)
+        if len(words) >= 2 and not re.match(r"\s*[^\W\d_]\.", value):
+            return None  # a full name of its own
+        return full_name_of(value, self._people(session))
+
+    def _people(self, session: str) -> list[str]:
+        """The people the session has named (with token pseudonyms: a surrogate does not
+        say its entity)."""
+        return [o for p, o in self.vault.originals(session).items()
+                if (key := token_key(p)) is not None and key[0] == "PERSON"]
 
     def restore(self, text: str, session: str) -> str:
         """``text`` (a model's answer) with the session's pseudonyms put back."""

@@ -2,7 +2,8 @@
 
 Tokens are found by one fixed grammar, never by turning a pseudonym into a regex. It
 accepts what models do to ``<PERSON_1>``: ``PERSON_1``, ``<Person_1>``, ``[PERSON_1]``,
-``{PERSON_1}``, ``<<PERSON_1>>``, a following ``'s``. Only pseudonyms of the session are
+``{PERSON_1}``, ``<<PERSON_1>>``, ``Person 1``, ``PERSON-1``, ``Email Address 1``, a
+following ``'s``. Only pseudonyms of the session are
 replaced; text that merely looks like a token is left alone. Realistic surrogates are
 matched literally (escaped), case-insensitively, on word boundaries.
 """
@@ -13,10 +14,17 @@ import re
 from collections.abc import Mapping
 
 TOKEN = re.compile(
+    r"(?P<open>[<\[{(]{1,2}\s?)?(?<![A-Za-z0-9_])(?P<name>[A-Za-z]+(?:[_ -][A-Za-z]+)*)[_ -]"
+    r"(?P<num>\d+)(?![A-Za-z0-9_])(?P<close>\s?[>\]})]{1,2})?"
+)
+"""A token in any form models write it; its name may follow other words ("to Person 1")."""
+_STRICT = re.compile(
     r"(?P<open>[<\[{(]{1,2}\s?)?(?<![A-Za-z0-9_])(?P<name>[A-Za-z]+(?:_[A-Za-z]+)*)_(?P<num>\d+)"
     r"(?![A-Za-z0-9_])(?P<close>\s?[>\]})]{1,2})?"
 )
-_PARTIAL = re.compile(r"(?:[<\[{(]{1,2}\s?)?[A-Za-z_]*\d*\s?[>\]})]?$")
+"""A token as Veil writes it, with underscores only (a surrogate "Main Street 12" is none)."""
+_PARTIAL = re.compile(r"(?:[<\[{(]{1,2}\s?)?[A-Za-z_ -]*\d*\s?[>\]})]?$")
+_SEP = re.compile(r"[_ -]")
 
 
 def token(entity: str, number: int) -> str:
@@ -26,7 +34,7 @@ def token(entity: str, number: int) -> str:
 
 def token_key(text: str) -> tuple[str, int] | None:
     """(ENTITY, number) if ``text`` is exactly one token in any accepted form."""
-    m = TOKEN.fullmatch(text)
+    m = _STRICT.fullmatch(text)
     return (m["name"].upper(), int(m["num"])) if m else None
 
 
@@ -67,10 +75,16 @@ class Restorer:
                     if re.fullmatch(re.escape(s), found, re.I))
 
     def _token_sub(self, m: re.Match[str]) -> str:
-        original = self._tokens.get((m["name"].upper(), int(m["num"])))
-        if original is None:
-            return m.group(0)
-        return _unpaired(m["open"] or "", m["close"] or "", original)
+        name, num = m["name"], int(m["num"])
+        for sep in [None, *_SEP.finditer(name)]:  # "to Person 1": try "Person" after "to"
+            start = 0 if sep is None else sep.end()
+            original = self._tokens.get((_SEP.sub("_", name[start:]).upper(), num))
+            if original is not None:
+                if start == 0:
+                    return _unpaired(m["open"] or "", m["close"] or "", original)
+                before = m.group(0)[: m.start("name") - m.start() + start]
+                return before + _unpaired("", m["close"] or "", original)
+        return m.group(0)
 
     def holdback(self, text: str) -> int:
         """How many trailing characters of ``text`` could still grow into a pseudonym."""
@@ -95,13 +109,13 @@ class Restorer:
         if tail[-1] in ">]})" and len(opened.group(0)) < 2:
             return False  # complete: nothing more can join it
         letters = re.sub(r"^[<\[{(]{0,2}\s?", "", tail)
-        name = re.match(r"[A-Za-z_]*", letters)
+        name = re.match(r"[A-Za-z_ -]*", letters)
         assert name is not None
-        head = name.group(0).upper()
+        head = _SEP.sub("_", name.group(0)).upper()
         if not head:
             return letters == "" and tail != ""
         return any(n.startswith(head.rstrip("_")) or (n + "_").startswith(head)
-                   for n in self._names)
+                   for n in self._names if " " not in name.group(0) or len(head) <= len(n) + 1)
 
 
 _PAIRS = {"<": ">", "[": "]", "{": "}", "(": ")"}

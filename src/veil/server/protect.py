@@ -95,10 +95,11 @@ class Protector:
         if not doc.tight.strip():
             return list(texts)
         tokens = self._tokens(doc)
-        tight = from_view(doc, TIGHT, self._pseudo.scan(doc.tight))
+        tight = from_view(doc, TIGHT, self._pseudo.scan(doc.tight, self._session))
         spaced: list[DocSpan] = []
         if doc.spaced != doc.tight:
-            spaced = [c for s in from_view(doc, SPACED, self._pseudo.scan(doc.spaced))
+            seen = self._pseudo.scan(doc.spaced, self._session)
+            spaced = [c for s in from_view(doc, SPACED, seen)
                       if (c := clip_glued(doc, s, continues_name))]
         found = merge(doc, clip_explained(doc, tight, spaced) + spaced)
         found = merge(doc, found + propagate(doc, found))
