@@ -77,6 +77,14 @@ FOUND = {
         ("Nazwisko: Wiśniewska", "Wiśniewska", "PERSON"),
         ("Passport No. X1234567", "X1234567", "ID_NUMBER"),
     ],
+    "name-list-scripts": [
+        ("Меня зовут Иван Смирнов, позвоните мне.", "Иван Смирнов", "PERSON"),
+        ("Ο Γιώργος Παπαδόπουλος μένει εδώ.", "Γιώργος Παπαδόπουλος", "PERSON"),
+        ("اسمي أحمد محمد وأنا هنا", "أحمد محمد", "PERSON"),
+        ("我叫王伟，住在上海。", "王伟", "PERSON"),
+        ("佐藤篤司さんに連絡してください", "佐藤篤司", "PERSON"),
+        ("김민준 씨에게 전화하세요", "김민준", "PERSON"),
+    ],
     "mrz": [
         ("P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
          "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "MRZ"),
@@ -95,6 +103,8 @@ LEFT = {
     "date": ["Python 3.10.12 is out", "version 1.2.21", "ratio 45/67/2020"],
     "masked-card": ["Articles : 20 x XXX-9432-ZP", "code ***-12"],
     "labelled-field": ["Name the file report.txt", "Name: the file", "Phone: call me later"],
+    "name-list-scripts": ["Это просто текст без имён.", "Мы живём в Москве и любим Август.",
+                          "今天天气很好，我们去公园。", "Η Αθήνα είναι όμορφη πόλη."],
     "mrz": ["IDENTIFICATION OF THE PATIENT IS DONE HERE", "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF"],
 }
 

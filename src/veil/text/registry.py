@@ -74,7 +74,7 @@ def default_registry() -> Registry:
         names.CUED_NAME, names.SAID_NAME, names.NAME_BEFORE_VERB, names.TITLED_NAME,
         names.LABELLED_NAME, names.CHAT_SPEAKER,
         contact.PHONE,
-        names.NAME_LIST,
+        names.NAME_LIST, names.NAME_LIST_SCRIPTS,
         places.PLACE_CUE, places.GAZETTEER,
         accounts.ACCOUNT,
         names.NAME_ABOVE_ADDRESS,

@@ -3,6 +3,8 @@ above a postal address, and the speakers of a chat."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -79,3 +81,82 @@ def names_above(text: str, prior: Sequence[Span] = ()) -> list[Span]:
 CHAT_SPEAKER = FunctionRecognizer("chat-speaker", ("PERSON",), chat_speakers)
 NAME_LIST = FunctionRecognizer("name-list", ("PERSON",), listed_names)
 NAME_ABOVE_ADDRESS = FunctionRecognizer("name-above-address", ("PERSON",), names_above)
+
+
+# --- names in other scripts ----------------------------------------------------------------
+
+_SPACED_LOCALES = ("ru_RU", "uk_UA", "bg_BG", "el_GR", "ar_AA", "ar_SA", "fa_IR", "he_IL")
+_CJK_LOCALES = (("zh_CN", "zh_TW"), ("ja_JP",), ("ko_KR",))
+_SCRIPT_WORD = (r"[\u0400-\u04FF\u0370-\u03FF\u1F00-\u1FFF\u0590-\u05FF\u0600-\u06FF]"
+                r"[\u0400-\u04FF\u0370-\u03FF\u1F00-\u1FFF\u0590-\u05FF\u0600-\u06FF\u064B-\u065F'-]*")
+_SCRIPT_TOKEN = re.compile(rf"(?<![^\W\d_]){_SCRIPT_WORD}")
+
+
+def _faker_names(locales: Sequence[str]) -> tuple[frozenset[str], frozenset[str]]:
+    import importlib
+
+    first: set[str] = set()
+    last: set[str] = set()
+    for locale in locales:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        for attr, bucket in (("first_names", first), ("last_names", last)):
+            bucket.update(str(n) for n in getattr(provider, attr, ()))
+    return frozenset(first), frozenset(last)
+
+
+@functools.cache
+def _spaced_lists() -> tuple[frozenset[str], frozenset[str]]:
+    """First and last names of Cyrillic, Greek, Arabic and Hebrew script (Faker's lists),
+    case-folded, words of several-word names apart."""
+    first, last = _faker_names(_SPACED_LOCALES)
+    return (frozenset(w.casefold() for n in first for w in n.split()),
+            frozenset(w.casefold() for n in last for w in n.split()))
+
+
+@functools.cache
+def _cjk_regexes() -> tuple[re.Pattern[str], ...]:
+    """A family name followed by a given name, written without a space, per CJK language."""
+    out = []
+    for locales in _CJK_LOCALES:
+        first, last = _faker_names(locales)
+        out.append(re.compile(rf"(?:{_alternatives(last)})(?:{_alternatives(first)})"))
+    return tuple(out)
+
+
+def _alternatives(names: frozenset[str]) -> str:
+    return "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+
+
+def script_names(text: str, prior: Sequence[Span] = ()) -> list[Span]:
+    """Names in Cyrillic, Greek, Arabic and Hebrew script (two or three capitalised words,
+    all known names, one of them a first name; or a known first name and another word), and
+    Chinese, Japanese and Korean names (a family name and a given name from the lists)."""
+    spans = []
+    if any("\u0370" <= c <= "\u06ff" or "\u1f00" <= c <= "\u1fff" for c in text):
+        first, last = _spaced_lists()
+        tokens = [m for m in _SCRIPT_TOKEN.finditer(text)
+                  if m.group(0)[0].isupper() or not m.group(0)[0].islower()]  # capitalised
+        taken: set[int] = set()
+        for n, strict in ((3, True), (2, True), (2, False)):
+            for i in range(len(tokens) - n + 1):
+                run = tokens[i : i + n]
+                if taken & set(range(i, i + n)) or any(
+                        text[a.end():b.start()].strip(" \t") or a.end() == b.start()
+                        for a, b in itertools.pairwise(run)):
+                    continue
+                folded = [m.group(0).casefold() for m in run]
+                known = [f in first or f in last for f in folded]
+                if not any(f in first for f in folded) or (strict and not all(known)) or (
+                        not strict and (folded[0] not in first or min(map(len, folded)) < 3)):
+                    continue
+                spans.append(Span(run[0].start(), run[-1].end(), "PERSON",
+                                  0.85 if strict else 0.6, "name-list-scripts"))
+                taken |= set(range(i, i + n))
+    if any("\u3040" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in text):
+        for regex in _cjk_regexes():
+            spans += [Span(m.start(), m.end(), "PERSON", 0.6, "name-list-scripts")
+                      for m in regex.finditer(text)]
+    return spans
+
+
+NAME_LIST_SCRIPTS = FunctionRecognizer("name-list-scripts", ("PERSON",), script_names)
