@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (texts in Greek, Chinese and other scripts hold look-alike letters)
 """Per recognizer: values it must find and look-alikes it must leave alone, in each
 supported language (en, de, fr, es, it, nl, pt, pl) and in text without spaces (zh, ja)."""
 
