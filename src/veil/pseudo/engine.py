@@ -130,9 +130,18 @@ class Pseudonymizer:
 
 
 def _literals(text: str) -> list[Span]:
-    """Token-like text the user wrote themselves ("<PERSON_1>", "EMAIL_ADDRESS_2")."""
-    return [Span(m.start(), m.end(), LITERAL, 2.0, "literal") for m in TOKEN.finditer(text)
-            if m["name"].upper() in ENTITIES]
+    """Token-like text the user wrote themselves ("<PERSON_1>", "EMAIL_ADDRESS_2",
+    "Person 1"), from the token's name on (words before it are not part of it)."""
+    out = []
+    for m in TOKEN.finditer(text):
+        name = m["name"]
+        for sep in [None, *re.finditer(" ", name)]:
+            start = 0 if sep is None else sep.end()
+            if re.sub(r"[ -]", "_", name[start:]).upper() in ENTITIES:
+                begin = m.start() if start == 0 else m.start("name") + start
+                out.append(Span(begin, m.end(), LITERAL, 2.0, "literal"))
+                break
+    return out
 
 
 @functools.cache

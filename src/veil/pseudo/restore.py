@@ -76,7 +76,7 @@ class Restorer:
 
     def _token_sub(self, m: re.Match[str]) -> str:
         name, num = m["name"], int(m["num"])
-        for sep in [None, *_SEP.finditer(name)]:  # "to Person 1": try "Person" after "to"
+        for sep in [None, *re.finditer(" ", name)]:  # "to Person 1": try "Person" after "to"
             start = 0 if sep is None else sep.end()
             original = self._tokens.get((_SEP.sub("_", name[start:]).upper(), num))
             if original is not None:
