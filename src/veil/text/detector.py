@@ -39,6 +39,7 @@ class TextDetector:
                  threshold: float = DEFAULT_THRESHOLD,
                  registry: Registry | None = None, allow: Iterable[str] = ()) -> None:
         self.entities = frozenset(entities) if entities is not None else None
+        self.allowed = tuple(allow)
         self.allow = tuple(re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, v.split()))
                                       + r"(?!\w)", re.IGNORECASE) for v in allow if v.split())
         self.threshold = threshold
@@ -49,7 +50,7 @@ class TextDetector:
     def with_recognizers(self, extra: Iterable[Recognizer]) -> TextDetector:
         """This detector with ``extra`` run after its registry's recognizers."""
         return TextDetector(self.entities, threshold=self.threshold,
-                            registry=self.registry.with_(extra))
+                            registry=self.registry.with_(extra), allow=self.allowed)
 
     @property
     def ner(self) -> bool:
