@@ -39,9 +39,11 @@ STRIP_HEIGHT = 48
 """Height each unread line is scaled to in the strip Tesseract reads (its LSTM models
 read best with glyphs of 30 to 50 px)."""
 FOREIGN_LETTERS = 3
-"""Letters in another script that the second reading must find in the doubtful lines before
-the page's other lines are read again too (a page with such letters may have more lines
-whose first reading dropped them and kept only digits, as ``Телефон: +7 495`` does)."""
+"""Letters in another script that the second reading must find in the sample before the
+page's other lines are read again too (a page with such letters may have more lines whose
+first reading dropped them and kept only digits, as ``Телефон: +7 495`` does)."""
+SAMPLE_LINES = 8
+"""Unread lines read first, the longest: enough to tell a page in another script."""
 MIN_CONFIDENCE = 50.0
 """Tesseract word confidence (0-100) from which a word counts as read."""
 
@@ -89,31 +91,37 @@ def languages(scripts: tuple[str, ...]) -> str | None:
 
 
 def reread(bgr: np.ndarray, lines: Sequence[Line], scripts: tuple[str, ...]) -> list[Line]:
-    """``lines`` with unread lines read again by Tesseract in ``scripts``, and once that
-    finds letters of those scripts, every other line too; a line takes the second reading
-    where it holds more letters and digits than the first."""
-    doubtful = [i for i, line in enumerate(lines) if unread(line)]
-    if not doubtful:
+    """``lines`` with unread lines read again by Tesseract in ``scripts``; a line takes the
+    second reading where it holds more letters and digits than the first.
+
+    The longest unread lines are read first, as a sample; only when readings of the
+    sample that are kept are mostly letters of those scripts (a page in another script,
+    not Latin print the first reading found hard) are the page's other lines read too, so
+    a Latin page with a few unreadable lines costs one small reading."""
+    unread_lines = sorted((i for i, line in enumerate(lines) if unread(line)),
+                          key=lambda i: -(lines[i].box[2] - lines[i].box[0]))
+    if not unread_lines:
         return list(lines)
     langs = languages(scripts)
     if langs is None:
         return list(lines)
     out = list(lines)
     with stage("ocr.scripts"):
-        found = _reread_some(bgr, out, doubtful, langs)
-        if found >= FOREIGN_LETTERS:
-            rest = [i for i in range(len(out)) if i not in set(doubtful)]
+        sample = unread_lines[:SAMPLE_LINES]
+        kept = _reread_some(bgr, out, sample, langs)
+        if foreign(kept) >= FOREIGN_LETTERS and foreign(kept) * 2 >= _alpha(kept):
+            rest = [i for i in range(len(out)) if i not in set(sample)]
             if rest:
                 _reread_some(bgr, out, rest, langs)
     return out
 
 
-def _reread_some(bgr: np.ndarray, lines: list[Line], which: Sequence[int], langs: str) -> int:
+def _reread_some(bgr: np.ndarray, lines: list[Line], which: Sequence[int], langs: str) -> str:
     """Read ``lines[i]`` for each i in ``which`` again, in place where the second reading
-    holds more; the letters of other scripts it found."""
+    holds more; the text of the readings kept."""
     strip, placements = _strip(bgr, [lines[i].box for i in which])
     words = _read_strip(strip, langs)
-    letters = 0
+    kept: list[str] = []
     for i, placement in zip(which, placements, strict=True):
         got = tuple(placement.to_picture(w) for w in words if placement.holds(w))
         if not got:
@@ -121,8 +129,12 @@ def _reread_some(bgr: np.ndarray, lines: list[Line], which: Sequence[int], langs
         reading = Line(got, lines[i].box, min(w.score for w in got))
         if _letters(reading) > _letters(lines[i]):
             lines[i] = reading
-            letters += foreign(reading.text)
-    return letters
+            kept.append(reading.text)
+    return "\n".join(kept)
+
+
+def _alpha(text: str) -> int:
+    return sum(1 for c in text if c.isalpha())
 
 
 def _letters(line: Line) -> int:
