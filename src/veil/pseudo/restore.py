@@ -101,7 +101,22 @@ class Restorer:
                 if folded.endswith(surrogate[:k]):
                     hold = max(hold, k)
                     break
-        return hold
+        return len(text) - self._outside_matches(text, len(text) - hold)
+
+    def _outside_matches(self, text: str, cut: int) -> int:
+        """``cut`` moved left until no pseudonym found in ``text`` straddles it: what is
+        held back may end with what could start a token ("l " of "Amaya Hall ", which
+        could start "LITERAL_1"), and must not split a whole surrogate or token from its
+        start."""
+        patterns = [TOKEN] if self._surrogate_re is None else [TOKEN, self._surrogate_re]
+        moved = True
+        while moved:
+            moved = False
+            for pattern in patterns:
+                for m in pattern.finditer(text, max(0, cut - 2 * self._longest - 64)):
+                    if m.start() < cut < m.end():
+                        cut, moved = m.start(), True
+        return cut
 
     def _could_be_token(self, tail: str) -> bool:
         opened = re.match(r"[<\[{(]{0,2}", tail)
