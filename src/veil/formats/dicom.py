@@ -49,7 +49,7 @@ from veil.detect.image_text import ImageTextDetector
 from veil.errors import InputError, VeilError
 from veil.formats import dicom_head
 from veil.formats.dicom_header import Deidentifier, HeaderValues, identifying_values
-from veil.images import Picture, write_atomic
+from veil.images import Picture, read_bounded, write_atomic
 from veil.pipeline import Redactor
 from veil.policy import Limits
 from veil.regions import Box
@@ -416,22 +416,12 @@ class DicomHandler:
 
     def redact_file(self, redactor: Redactor, src: Path, dst: Path,
                     session: str | None) -> Report:
-        body, report = redact_dicom(redactor, _read(src, redactor.policy.limits), session)
+        body, report = redact_dicom(redactor, read_bounded(src, redactor.policy.limits), session)
         write_atomic(dst, body)
         return report
 
     def scan_file(self, redactor: Redactor, src: Path) -> Report:
-        return scan_dicom(redactor, _read(src, redactor.policy.limits))
-
-
-def _read(path: Path, limits: Limits) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            raise InputError(f"file is {size} bytes, above the limit of {limits.max_file_bytes}")
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or type(exc).__name__}") from None
+        return scan_dicom(redactor, read_bounded(src, redactor.policy.limits))
 
 
 HANDLER = DicomHandler()

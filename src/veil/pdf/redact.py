@@ -26,7 +26,7 @@ import pypdfium2.raw as pdfium_c
 from veil.anonymize import Fill
 from veil.detect.image_text import ImageTextDetector
 from veil.errors import InputError, VeilError
-from veil.images import Picture, write_atomic
+from veil.images import Picture, read_bounded, write_atomic
 from veil.pdf import layer
 from veil.pdf.clean import clean
 from veil.pdf.content import Editor, apply, invert, mul
@@ -69,19 +69,6 @@ class PageFinding:
             if inside(regions, fx, fy):
                 return True
         return False
-
-
-def read_pdf(path: Path, max_bytes: int) -> bytes:
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(f"file is {size} bytes, above the limit of {max_bytes}")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or type(exc).__name__}") from None
-    if not data:
-        raise InputError("file is empty (0 bytes)")
-    return data
 
 
 def open_pdf(data: bytes) -> pikepdf.Pdf:
@@ -139,14 +126,14 @@ def scan_pdf(redactor: Redactor, data: bytes) -> Report:
 def redact_file(redactor: Redactor, src: Path, dst: Path, session: str | None = None
                 ) -> Report:
     """Read ``src``, redact it, write ``dst`` atomically. Nothing is written on error."""
-    data = read_pdf(src, redactor.policy.limits.max_file_bytes)
+    data = read_bounded(src, redactor.policy.limits)
     out, report = redact_pdf(redactor, data, session)
     write_atomic(dst, out)
     return report
 
 
 def scan_file(redactor: Redactor, src: Path) -> Report:
-    return scan_pdf(redactor, read_pdf(src, redactor.policy.limits.max_file_bytes))
+    return scan_pdf(redactor, read_bounded(src, redactor.policy.limits))
 
 
 # -- finding ------------------------------------------------------------------------------
