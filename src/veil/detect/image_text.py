@@ -253,7 +253,8 @@ def _field_spans(page: Page) -> list[Span]:
                  if s.row > seg.row and s.box[1] > seg.box[1] + height / 2
                  and s.box[1] - seg.box[3] < 1.5 * height
                  and abs(s.box[0] - seg.box[0]) < 2.5 * height]
-        for cand in below[:1] + ([nxt] if nxt is not None and nxt.row == seg.row else []):
+        # the value right of a label, on its row, comes before one below it
+        for cand in ([nxt] if nxt is not None and nxt.row == seg.row else []) + below[:1]:
             c_start, c_end = page.spans[cand.first][0], page.spans[cand.last][1]
             value = page.text[c_start:c_end]
             if label(value) is not None:

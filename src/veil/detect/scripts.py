@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 SCRIPT_PACKS = {"cyrillic": "rus", "greek": "ell", "arabic": "ara", "korean": "kor",
                 "japanese": "jpn", "chinese": "chi_sim"}
-"""Tesseract language pack reading each script (``ukr`` is added to Cyrillic when
-installed)."""
+"""Tesseract language pack reading each script (one per script: each pack more costs a
+reading of every line again)."""
 GLYPH_WIDTH = 0.55
 """Width of a glyph as a share of the line's height, about that of a proportional font."""
 READ_SHARE = 0.5
@@ -38,7 +38,10 @@ hold is unread (Latin lines hold about 1.0 to 1.3)."""
 STRIP_HEIGHT = 48
 """Height each unread line is scaled to in the strip Tesseract reads (its LSTM models
 read best with glyphs of 30 to 50 px)."""
-FOREIGN_LETTERS = 3
+MIN_GLYPHS = 6
+"""Lines shorter than this many glyphs (specks, stamps, single marks) are not read again:
+they are where a second reading mostly finds noise."""
+FOREIGN_LETTERS = 12
 """Letters in another script that the second reading must find in the sample before the
 page's other lines are read again too (a page with such letters may have more lines whose
 first reading dropped them and kept only digits, as ``Телефон: +7 495`` does)."""
@@ -58,8 +61,9 @@ def unread(line: Line) -> bool:
     """Whether the first reading of ``line`` left most of the line's glyphs out (what the
     recogniser does with letters it does not know; a merely unsure reading of Latin print
     is no reason to read again)."""
+    held = glyphs_held(line.box)
     read = sum(1 for c in line.text if not c.isspace())
-    return read < READ_SHARE * glyphs_held(line.box)
+    return held >= MIN_GLYPHS and read < READ_SHARE * held
 
 
 def foreign(text: str) -> int:
@@ -81,8 +85,10 @@ def languages(scripts: tuple[str, ...]) -> str | None:
     except Exception:  # a broken installation reads nothing, as a missing one
         return None
     packs = [SCRIPT_PACKS[s] for s in scripts if SCRIPT_PACKS[s] in installed]
-    if "cyrillic" in scripts and "ukr" in installed:
-        packs.append("ukr")
+    if packs and "eng" in installed:
+        # Latin print the first reading found hard is read as Latin, not as look-alike
+        # letters of another script that would send the whole page to a second reading
+        packs.insert(0, "eng")
     missing = [s for s in scripts if SCRIPT_PACKS[s] not in installed]
     if missing:
         log.warning("Tesseract language packs missing for %s: text in those scripts is not "

@@ -80,6 +80,8 @@ def label(text: str) -> tuple[str, int] | None:
     for n in range(min(_LABEL_WORDS, len(words)), 0, -1):
         head = text[: words[n - 1].end()].casefold().rstrip(":.#")
         for k in range(n, 0, -1):  # "IBAN for payout": the label, then a few more words
+            if k < n and not words[n - 1].group(0).endswith(":"):
+                continue  # more words count only up to a colon: "Patient: Harold Whitfield"
             entity = LABEL_OF.get(" ".join(w.group(0) for w in words[:k]).casefold()
                                    .rstrip(":.#"))
             if entity is not None and not re.search(r"\d", head):
