@@ -26,6 +26,12 @@ class TimeBudgetError(DetectorError):
     """An image took longer than the policy's time budget; it is blocked, not written."""
 
 
+def add_times(into: StageTimes, more: StageTimes) -> None:
+    """Add the milliseconds of ``more`` (one frame's or page's stages) into ``into``."""
+    for name, ms in more.items():
+        into[name] = into.get(name, 0.0) + ms
+
+
 @contextlib.contextmanager
 def stages(budget: float | None = None) -> Iterator[StageTimes]:
     """Collect stage times for the work done inside the block; ``budget`` in seconds."""

@@ -54,6 +54,7 @@ from veil.pipeline import Redactor
 from veil.policy import Limits
 from veil.regions import Box
 from veil.report import Action, Report
+from veil.timing import add_times
 
 logging.getLogger("pydicom").setLevel(logging.ERROR)  # its warnings quote values
 
@@ -300,7 +301,7 @@ def _redact(redactor: Redactor, data: bytes, session: str | None) -> tuple[bytes
                 if x1 > x0 and y1 > y0:
                     frame[y0:y1, x0:x1] = view.inverse(out.pixels[y0:y1, x0:x1])
             actions += [replace(a, page=index) for a in report.actions]
-            _add_stages(stages, report)
+            add_times(stages, report.stages)
     deid = Deidentifier(redactor.policy.dicom, _uid_key(redactor, session),
                         clean_pixels=frames is not None and _reads_text(redactor))
     changes = deid.apply(ds)
@@ -336,18 +337,13 @@ def _scan(redactor: Redactor, data: bytes) -> Report:
         for index, (picture, _view) in enumerate(_frame_pictures(ds, frames)):
             report = reader.scan_report(picture)
             actions += [replace(a, page=index) for a in report.actions]
-            _add_stages(stages, report)
+            add_times(stages, report.stages)
     changes = Deidentifier(redactor.policy.dicom, os.urandom(32), clean_pixels=False).apply(ds)
     return _file_report(ds, frames, actions, changes.kinds(), start, stages)
 
 
 def _reads_text(redactor: Redactor) -> bool:
     return redactor.policy.enabled("text")
-
-
-def _add_stages(stages: dict[str, float], report: Report) -> None:
-    for name, ms in report.stages.items():
-        stages[name] = stages.get(name, 0.0) + ms
 
 
 def _file_report(ds: Dataset, frames: _Frames | None, actions: list[Action],

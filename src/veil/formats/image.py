@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from veil.images import Frames, Picture, encode_frames, read_frames, write_atomic
 from veil.report import Report
-from veil.timing import stage, stages
+from veil.timing import add_times, stage, stages
 
 if TYPE_CHECKING:
     from veil.pipeline import Redactor
@@ -46,8 +46,7 @@ def _merged(reports: list[Report], frames: Frames, start: float,
     """One report for the file: a single picture's report, or every frame's regions
     marked with their frame."""
     for report in reports:
-        for name, ms in report.stages.items():
-            times[name] = times.get(name, 0.0) + ms
+        add_times(times, report.stages)
     first: Picture = frames.pictures[0]
     width, height = first.size
     ms = (time.perf_counter() - start) * 1000
