@@ -16,6 +16,8 @@ FOUND = {
         ("Écrivez à françois.dupré@exemple.fr", "françois.dupré@exemple.fr", "EMAIL_ADDRESS"),
         ("请联系jane@example.org谢谢", "jane@example.org", "EMAIL_ADDRESS"),
         ("メールはtaro.yamada@example.jpまで", "taro.yamada@example.jp", "EMAIL_ADDRESS"),
+        ("Write to o'brien@example.com today", "o'brien@example.com", "EMAIL_ADDRESS"),
+        ("Mail a&b.team@example.org please", "a&b.team@example.org", "EMAIL_ADDRESS"),
     ],
     "email-obfuscated": [
         ("mail john.doe[at]example[dot]com", "john.doe[at]example[dot]com", "EMAIL_ADDRESS"),
@@ -47,6 +49,10 @@ FOUND = {
         ("IBAN PT50 0002 0123 1234 5678 9015 4", "PT50 0002 0123 1234 5678 9015 4", "IBAN_CODE"),
         ("IBAN PL61 1090 1014 0000 0712 1981 2874", "PL61 1090 1014 0000 0712 1981 2874",
          "IBAN_CODE"),
+        # any grouping a bank prints: a space after the country, dots, short groups
+        ("Kontonummer: NO 93 86011117947", "NO 93 86011117947", "IBAN_CODE"),
+        ("IBAN NO93.8601.1117.947 bitte", "NO93.8601.1117.947", "IBAN_CODE"),
+        ("IBAN NO93 8601 1117 947", "NO93 8601 1117 947", "IBAN_CODE"),
     ],
     "date": [
         ("Vaccinated 5-May-2021", "5-May-2021", "DATE_TIME"),
@@ -68,6 +74,70 @@ FOUND = {
     "masked-card": [
         ("Paid with **** **** **** 4242", "**** **** **** 4242", "CREDIT_CARD"),
         ("Karte XXXX-XXXX-XXXX-1234", "XXXX-XXXX-XXXX-1234", "CREDIT_CARD"),
+    ],
+    "th-tnin": [
+        ("PIN 1 1017 00203 45 0", "1 1017 00203 45 0", "TH_TNIN"),
+        ("Thai personal identification number 1101700203450", "1101700203450", "TH_TNIN"),
+    ],
+    "de-tax-number": [
+        ("Steuernummer 123/456/78901", "123/456/78901", "DE_TAX_NUMBER"),
+        ("St.-Nr. 2181081508155", "2181081508155", "DE_TAX_NUMBER"),
+        ("Finanzamt, Steuernummer 21 815 08150", "21 815 08150", "DE_TAX_NUMBER"),
+    ],
+    "de-social-security": [
+        ("Versicherungsnummer 53 240578 K 001", "53 240578 K 001", "DE_SOCIAL_SECURITY"),
+    ],
+    "de-postcode": [
+        ("Versand nach D-80331 München", "D-80331", "DE_PLZ"),
+    ],
+    "kr-rrn": [  # a 7th digit of 9 or 0: born in the 1800s
+        ("주민등록번호 850314-9000002", "850314-9000002", "KR_RRN"),
+        ("RRN 9001010000003", "9001010000003", "KR_RRN"),
+    ],
+    "kr-brn": [
+        ("BRN 2118601230", "2118601230", "KR_BRN"),
+        ("business registration 211 86 01230", "211 86 01230", "KR_BRN"),
+    ],
+    "za-id-number": [  # passes Luhn and starts like a card: its context word decides
+        ("ID number 6203155000080", "6203155000080", "ZA_ID_NUMBER"),
+    ],
+    "za-income-tax-number": [
+        ("TIN 0123456709", "0123456709", "ZA_INCOME_TAX_NUMBER"),
+        ("income tax 0123/456/70/9", "0123/456/70/9", "ZA_INCOME_TAX_NUMBER"),
+    ],
+    "pl-nip": [
+        ("NIP PL 7382145616", "PL 7382145616", "PL_NIP"),
+        ("NIP 7382145616", "7382145616", "PL_NIP"),
+        ("NIP: 738 214 56 16", "738 214 56 16", "PL_NIP"),
+    ],
+    "pt-citizen-card": [
+        ("CC 13345678 0 ZX 3", "13345678 0 ZX 3", "PT_CC"),
+    ],
+    "se-organisationsnummer": [
+        ("Orgnr 5566771233", "5566771233", "SE_ORGANISATIONSNUMMER"),
+    ],
+    "se-personnummer": [
+        ("Personnummer 7902143218", "7902143218", "SE_PERSONNUMMER"),
+    ],
+    "es-nie": [
+        ("NIE y1234567x", "y1234567x", "ES_NIE"),
+    ],
+    "fi-personal-identity-code": [
+        ("hetu 220388a1239", "220388a1239", "FI_PERSONAL_IDENTITY_CODE"),
+    ],
+    "au-abn": [
+        ("ABN 5 1824 7535 56", "5 1824 7535 56", "AU_ABN"),
+    ],
+    "mac-address": [
+        ("MAC address d0:50:99:84:a2:a0", "d0:50:99:84:a2:a0", "MAC_ADDRESS"),
+        ("MAC address 0050.5684.a2a0", "0050.5684.a2a0", "MAC_ADDRESS"),
+    ],
+    "crypto-bitcoin": [  # bech32 may be written all upper case (BIP 173)
+        ("Bitcoin BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4",
+         "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4", "CRYPTO"),
+    ],
+    "tr-national-id": [  # "C." is not a Spanish street with a number cut from the digits
+        ("T.C. Kimlik No 38264519020", "38264519020", "TR_NATIONAL_ID"),
     ],
     "labelled-field": [
         ("Patient ID: 88231-A", "88231-A", "ID_NUMBER"),
@@ -100,7 +170,12 @@ LEFT = {
     "domain": ["run main.py now", "see README.md", "version 1.2.3", "open report.pdf"],
     "ipv4": ["Appelez le 01.79.75.98.55", "version 10.2.3.4.5"],
     "card-any-issuer": ["order 869912345678904 shipped", "pay 8699 1234 5678 903"],
-    "iban": ["ref DE89-3704-0044-0532-0130-01"],
+    "iban": ["ref DE89-3704-0044-0532-0130-01", "IBAN QQ93 1234 5678 9012"],
+    "de-social-security": ["Build 53240578K002 failed", "Versicherungsnummer 53 240578 K 002"],
+    "mac-address": ["MAC d0:50:99:84:a2:a0:ff", "MAC address 01:00:5e:00:00:fb",
+                    "broadcast ff:ff:ff:ff:ff:ff"],
+    "street-address": ["Pedido C. Lopez 123456789 enviado"],
+    "de-postcode": ["Release DE-80331x shipped", "Ticket D-80331 closed"],
     "date": ["Python 3.10.12 is out", "version 1.2.21", "ratio 45/67/2020"],
     "masked-card": ["Articles : 20 x XXX-9432-ZP", "code ***-12"],
     "labelled-field": ["Name the file report.txt", "Name: the file", "Phone: call me later"],

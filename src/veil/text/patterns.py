@@ -21,9 +21,12 @@ _WORD = rf"[{_UP}][{_LOW}{_Q}]+(?:-[{_UP}]?[{_LOW}{_Q}]+)*"
 _B = r"(?<![A-Za-z0-9])"
 _E = r"(?![A-Za-z0-9])"
 _LATIN = r"A-Za-z0-9\u00C0-\u024F"  # letters of e-mail addresses, accented ones too
+# After its first character a local part may hold RFC 5322's other characters too
+# ("o'brien@", "a&b@", "x=y@"; not "/" or "?", which end a URL's path), so no part of
+# it is left in clear.
 EMAIL = re.compile(
-    rf"(?<![{_LATIN}._%+-])[{_LATIN}._%+-]+@[{_LATIN}-]+(?:\.[{_LATIN}-]+)*\.[A-Za-z]{{2,}}"
-    rf"(?![{_LATIN}])")
+    rf"(?<![{_LATIN}._%+-])[{_LATIN}._%+-][{_LATIN}._%+'!#$&*=^`{{|}}~-]*"
+    rf"@[{_LATIN}-]+(?:\.[{_LATIN}-]+)*\.[A-Za-z]{{2,}}(?![{_LATIN}])")
 # "john.doe [at] example [dot] com", "jane (at) example.org", "jo at example dot com".
 _AT = r"(?:[ \t]*[\[(<{][ \t]*(?:at|@)[ \t]*[\])>}][ \t]*|[ \t]+at[ \t]+)"
 _DOT = r"(?:[ \t]*[\[(<{][ \t]*(?:dot|\.)[ \t]*[\])>}][ \t]*|[ \t]+dot[ \t]+|\.)"
@@ -64,8 +67,10 @@ CARD_BRANDS = (
 )
 # A card number masked but for its last digits ("**** **** **** 1234", "XXXX-XXXX-1234").
 MASKED_CARD = re.compile(r"(?<![\w*•·#])(?:[*xX•·#]{4,}[ -]?){1,4}\d{4}(?![\w*]|-\w)")
-IBAN = re.compile(rf"{_B}[A-Z]{{2}}\d{{2}}(?:[ \n-]?[A-Z0-9]{{4}}){{2,7}}"
-                  rf"(?:[ \n-]?[A-Z0-9]{{1,3}})?{_E}")
+# Country code, check digits, then the BBAN in any grouping: a single space, dash, dot or
+# line break may come between any two characters (ISO 13616 prints groups of four; banks
+# and forms print others: "NO 21 650 405 251 19", "NO07.8380.08.06006"), in either case.
+IBAN = re.compile(rf"{_B}[A-Z]{{2}} ?\d{{2}}(?:[ .\n-]?[A-Za-z0-9]){{8,30}}{_E}")
 SSN_DASHED = re.compile(rf"{_B}\d{{3}}([- ])\d{{2}}\1\d{{4}}{_E}")
 SSN_PLAIN = re.compile(r"\b\d{9}\b")
 US_PASSPORT = re.compile(r"\b[A-Z]?\d{8,9}\b")
@@ -140,10 +145,10 @@ ADDRESS = re.compile(
         rf"{_WORD}(?:[ -]{_WORD})*",
         # Calle de Ana Sancho 46 Piso 3, 28001 Madrid
         rf"\b{_ES_TYPE}\s+(?:(?:de|del|la|los|las|do|da|dos|das|di|della|du|des)\s+)*{_NAME_WORDS},?\s+(?:n[º°o]\.?\s*)?"
-        rf"\d{{1,4}}{_UNIT},?\s+\d{{5}}\s+{_WORD}(?:[ -]{_WORD})*",
+        rf"\d{{1,4}}(?!\d){_UNIT},?\s+\d{{5}}\s+{_WORD}(?:[ -]{_WORD})*",
         # Calle de Ana Sancho 46 Piso 3, Madrid, 02857
         rf"\b{_ES_TYPE}\s+(?:(?:de|del|la|los|las|do|da|dos|das|di|della|du|des)\s+)*{_NAME_WORDS}"
-        rf",?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}{_UNIT}(?:,?\s+{_CITY},\s+\d{{5}})?",
+        rf",?\s+(?:n[º°o]\.?\s*)?\d{{1,4}}(?!\d){_UNIT}(?:,?\s+{_CITY},\s+\d{{5}})?",
     ])
 )
 

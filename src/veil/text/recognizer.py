@@ -22,9 +22,10 @@ CONTEXT_BOOST = 0.4
 CONTEXT_ONLY = 0.4
 """A recognizer whose patterns all score below this finds values only after one of its
 context words: in a text without any of them it does not run."""
-CHECKED_IN_CONTEXT = 0.85
-"""The least score of a match that passes its validator after one of its context words:
-such a value is what the words say it is, whatever else its digits could dial or be."""
+CHECKED_IN_CONTEXT = 1.0
+"""The score of a match that passes its validator after one of its context words: such a
+value is what the words say it is, whatever else its digits could dial or be (a South
+African ID number after "ID number" is not a card number because it passes Luhn)."""
 
 
 @runtime_checkable

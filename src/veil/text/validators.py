@@ -85,6 +85,27 @@ def au_medicare(value: str) -> bool:
     return sum(w * x for w, x in zip((1, 3, 7, 9, 1, 3, 7, 9), d, strict=False)) % 10 == d[8]
 
 
+def mac(value: str) -> bool:
+    """A device's MAC address: the first octet's lowest bit (IEEE 802's I/G bit) is 0; a
+    group address (multicast, broadcast) names no device. Manufacturers are not looked up:
+    a registry copy ages, and a new device's address must still be found."""
+    return int(re.sub(r"[^0-9A-Fa-f]", "", value)[:2], 16) % 2 == 0
+
+
+def de_rvnr(value: str) -> bool:
+    """German pension insurance number (Rentenversicherungsnummer): area (2 digits), birth
+    date DDMMYY, the birth name's initial, serial (2 digits), check digit. The letter counts
+    as its place in the alphabet (two digits); weights 2 1 2 5 7 1 2 1 2 1 2 1, the digit
+    sums of the products added, mod 10, give the check digit."""
+    m = re.fullmatch(r"(\d{8})([A-Z])(\d{3})", re.sub(r"\s", "", value).upper())
+    if m is None:
+        return False
+    digits = m.group(1) + f"{ord(m.group(2)) - 64:02d}" + m.group(3)[:2]
+    total = sum(sum(divmod(int(c) * w, 10)) for c, w in
+                zip(digits, (2, 1, 2, 5, 7, 1, 2, 1, 2, 1, 2, 1), strict=True))
+    return total % 10 == int(m.group(3)[2])
+
+
 _NRIC_LETTERS = {"S": "JZIHGFEDCBA", "T": "GFEDCBAJZIH", "F": "XWUTRQPNMLK",
                  "G": "TRQPNMLKXWU", "M": "KLJNPQRTUWX"}
 
@@ -115,7 +136,7 @@ def icao(value: str) -> bool:
 NAMED: dict[str, Validator] = {
     "card": card, "luhn": luhn_ok, "iban": iban_ok, "us_ssn": us_ssn, "ip": ip, "dea": dea,
     "phone": phone, "us_npi": us_npi, "au_medicare": au_medicare, "sg_nric": sg_nric,
-    "icao": icao,
+    "icao": icao, "de_rvnr": de_rvnr, "mac": mac,
 }
 
 
