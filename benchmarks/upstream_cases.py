@@ -50,13 +50,15 @@ from veil.text import PatternRecognizer, TextDetector, default_registry, validat
 from veil.text.spec import builtin_specs
 
 CACHE = Path(__file__).resolve().parent / ".cache" / "upstream"
-PACKAGES = {"python-stdnum": "2.2", "datafog": "4.9.0", "pii-core": "0.1.0"}
+PACKAGES = {"python-stdnum": "2.2", "datafog": "4.9.0", "pii-core": "0.1.0",
+            "validators": "0.36.0"}
 
 GENERIC_ID = "ID_NUMBER"
 EQUIVALENTS = {"DATE_OF_BIRTH": {"DATE_TIME"}, "DATE_TIME": {"DATE_OF_BIRTH"},
-               "DE_PLZ": {"ADDRESS", "LOCATION"}}
-"""A postcode inside a found address or place is hidden; so is a passport number found as
-another country's passport (the number alone does not say which)."""
+               "DE_PLZ": {"ADDRESS", "LOCATION"}, "ES_NIF": {"ES_NIE"}}
+"""A postcode inside a found address or place is hidden; a foreigner's NIF is an NIE; a
+passport number found as another country's passport is hidden as a passport (the number
+alone does not say which)."""
 NOT_IDENTIFIERS = {"EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "URL", "DATE_TIME",
                    "DATE_OF_BIRTH", "PERSON", "LOCATION", "ADDRESS", "CRYPTO", "MAC_ADDRESS"}
 
@@ -214,12 +216,17 @@ def datafog_cases(root: Path) -> tuple[list[Case], Counter[str]]:
     return cases, unsupported
 
 
-def _parametrize(fn: ast.FunctionDef) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
+def _parametrize(fn: ast.FunctionDef, scope: dict[str, Any] | None = None
+                 ) -> Iterator[tuple[list[str], list[tuple[Any, ...]]]]:
+    """(parameter names, rows) of each parametrize decorator; rows that are not literals
+    are evaluated in ``scope`` (the test module's own constants)."""
     for deco in fn.decorator_list:
         if isinstance(deco, ast.Call) and getattr(deco.func, "attr", "") == "parametrize":
-            names = [n.strip() for n in ast.literal_eval(deco.args[0]).split(",")]
-            rows = [r if isinstance(r, tuple) else (r,) for r in ast.literal_eval(deco.args[1])]
-            yield names, rows
+            spec = ast.literal_eval(deco.args[0])
+            names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec)]
+            table = _eval(deco.args[1], scope or {})
+            if isinstance(table, list):
+                yield names, [r if isinstance(r, tuple) else (r,) for r in table]
 
 
 def _datafog_case(fn: ast.FunctionDef, row: dict[str, Any]) -> Case | None:
@@ -257,6 +264,66 @@ def _render(node: ast.expr, row: dict[str, Any]) -> str | None:
                 return None
         return "".join(parts)
     return None
+
+
+# validators (python-validators) ------------------------------------------------------------
+
+VALIDATORS_KINDS = {
+    # function tested: (Veil entity, the short name written before each value)
+    "email": ("EMAIL_ADDRESS", "Email"), "card_number": ("CREDIT_CARD", "Card number"),
+    "visa": ("CREDIT_CARD", "Card number"), "mastercard": ("CREDIT_CARD", "Card number"),
+    "amex": ("CREDIT_CARD", "Card number"), "unionpay": ("CREDIT_CARD", "Card number"),
+    "diners": ("CREDIT_CARD", "Card number"), "jcb": ("CREDIT_CARD", "Card number"),
+    "discover": ("CREDIT_CARD", "Card number"), "mir": ("CREDIT_CARD", "Card number"),
+    "iban": ("IBAN_CODE", "IBAN"), "ipv4": ("IP_ADDRESS", "IP"), "ipv6": ("IP_ADDRESS", "IP"),
+    "mac_address": ("MAC_ADDRESS", "MAC address"), "uuid": ("UUID", "UUID"),
+    "url": ("URL", "URL"), "domain": ("URL", "Domain"),
+    "btc_address": ("CRYPTO", "Bitcoin address"), "eth_address": ("CRYPTO", "Ethereum address"),
+    "es_nie": ("ES_NIE", "NIE"), "es_nif": ("ES_NIF", "NIF"), "fi_ssn": (
+        "FI_PERSONAL_IDENTITY_CODE", "HETU"), "fr_ssn": ("FR_NIR", "NIR"),
+    "ind_aadhar": ("IN_AADHAAR", "Aadhaar"), "ind_pan": ("IN_PAN", "PAN"),
+}
+CARD_BRANDS = {"visa", "mastercard", "amex", "unionpay", "diners", "jcb", "discover", "mir"}
+
+
+def validators_cases(root: Path) -> tuple[list[Case], Counter[str]]:
+    """Cases of python-validators' tests: one-parameter tables, "returns_true" positive,
+    "failed"/"false" negative. A brand's negatives (a Visa number is not a Mastercard) are
+    other brands' valid cards, so only the brand-free ``card_number`` negatives count;
+    tests with more parameters (CIDR, private ranges, RFC switches) are left out."""
+    cases: list[Case] = []
+    unsupported: Counter[str] = Counter()
+    for path in sorted((root / "tests").rglob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        scope: dict[str, Any] = {}
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Assign):
+                with contextlib.suppress(Exception):
+                    exec(compile(ast.Module([stmt], []), path.name, "exec"), scope)
+        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            positive = "returns_true" in fn.name or "returns_string" in fn.name
+            if not positive and "failed" not in fn.name and "false" not in fn.name:
+                continue
+            called = [_func_name(c) for stmt in fn.body for c in ast.walk(stmt)
+                      if isinstance(c, ast.Call)]
+            func = next((f for f in called if f in VALIDATORS_KINDS), None)
+            if func is None:
+                func = next((f for f in called if f and f not in ("isinstance", "str")), "")
+                rows = sum(len(r) for _, r in _parametrize(fn, scope))
+                unsupported[func or path.stem] += rows or 1
+                continue
+            if not positive and func in CARD_BRANDS:
+                continue
+            entity, label = VALIDATORS_KINDS[func]
+            for names, rows in _parametrize(fn, scope):
+                if len(names) != 1:
+                    continue
+                for (value,) in rows:
+                    if isinstance(value, str) and value.strip():
+                        cases.append(Case("validators", func, supported(entity),
+                                          f"{label} {value}", positive,
+                                          (value,) if positive else ()))
+    return cases, unsupported
 
 
 # pii-core ---------------------------------------------------------------------------------
@@ -357,10 +424,12 @@ def fails_own_check(case: Case) -> bool:
     """A positive whose value fails the check its identifier's specification defines (the
     validator of every Veil recognizer of its entity rejects it): a placeholder such as
     "12345678901" for a Steuer-ID, which identifies nobody."""
-    checks = [validators.get(r.validator) for r in default_registry()
-              if isinstance(r, PatternRecognizer) and r.entity in case.entities
-              and r.validator]
-    return bool(checks) and not any(_passes(c, v) for c in checks for v in case.values)
+    own = [r for r in default_registry()
+           if isinstance(r, PatternRecognizer) and r.entity in case.entities]
+    if not own or any(r.validator is None for r in own):
+        return False  # some recognizer of the kind takes values unchecked
+    checks = [validators.get(r.validator) for r in own if r.validator]
+    return not any(_passes(c, v) for c in checks for v in case.values)
 
 
 def _passes(check: validators.Validator, value: str) -> bool:
@@ -390,7 +459,8 @@ def main() -> None:
     roots = {p: fetch(p, v) for p, v in PACKAGES.items()}
     cases = stdnum_cases(roots["python-stdnum"])
     unsupported: Counter[str] = Counter()
-    for more, skipped in (datafog_cases(roots["datafog"]), pii_core_cases(roots["pii-core"])):
+    for more, skipped in (datafog_cases(roots["datafog"]), pii_core_cases(roots["pii-core"]),
+                          validators_cases(roots["validators"])):
         cases += more
         unsupported += skipped
     detector = TextDetector()
@@ -435,10 +505,14 @@ def main() -> None:
     if args.misses:
         print("\nmisses:")
         for case, spans in misses:
-            got = ", ".join(f"{s.entity}({s.source}):{case.text[s.start:s.end]!r}"
+            got = ", ".join(f"{s.entity}({s.source}):{_short(case.text[s.start:s.end])!r}"
                             for s in spans) or "-"
             print(f"  {'POS' if case.positive else 'NEG'} {case.source} {case.kind}: "
-                  f"{case.text!r} -> {got}")
+                  f"{_short(case.text)!r} -> {got}")
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 if __name__ == "__main__":

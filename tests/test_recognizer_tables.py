@@ -29,8 +29,15 @@ FOUND = {
         ("siehe beispiel.de/impressum.", "beispiel.de/impressum", "URL"),
         ("veja exemplo.com.br", "exemplo.com.br", "URL"),
     ],
+    "url": [
+        ("log in at http://jo:s3cret@example.com:8080/ now", "http://jo:s3cret@example.com:8080/",
+         "URL"),
+        ("get ftp://files.example.org/pub/cv.pdf", "ftp://files.example.org/pub/cv.pdf", "URL"),
+        ("open file:///home/share/report", "file:///home/share/report", "URL"),
+    ],
     "ipv6": [
         ("client ::ffff:192.0.2.1 connected", "::ffff:192.0.2.1", "IP_ADDRESS"),
+        ("route 1:2:3:4:5:6:7:: here", "1:2:3:4:5:6:7::", "IP_ADDRESS"),
         ("host 2001:db8::8a2e:370:7334.", "2001:db8::8a2e:370:7334", "IP_ADDRESS"),
     ],
     "card-any-issuer": [
@@ -53,6 +60,7 @@ FOUND = {
         ("Kontonummer: NO 93 86011117947", "NO 93 86011117947", "IBAN_CODE"),
         ("IBAN NO93.8601.1117.947 bitte", "NO93.8601.1117.947", "IBAN_CODE"),
         ("IBAN NO93 8601 1117 947", "NO93 8601 1117 947", "IBAN_CODE"),
+        ("iban gb27west10203040506070", "gb27west10203040506070", "IBAN_CODE"),
     ],
     "date": [
         ("Vaccinated 5-May-2021", "5-May-2021", "DATE_TIME"),
@@ -119,11 +127,19 @@ FOUND = {
     "se-personnummer": [
         ("Personnummer 7902143218", "7902143218", "SE_PERSONNUMMER"),
     ],
+    "es-nif": [  # K, L and M: Spanish minors, Spaniards abroad, foreigners without an NIE
+        ("NIF L4821937X", "L4821937X", "ES_NIF"),
+        ("DNI M-4821937-X", "M-4821937-X", "ES_NIF"),
+    ],
+    "fr-nir": [  # born overseas: a 3-digit department, a 2-digit commune
+        ("sécurité sociale 2 87 05 971 14 403 42", "2 87 05 971 14 403 42", "FR_NIR"),
+    ],
     "es-nie": [
         ("NIE y1234567x", "y1234567x", "ES_NIE"),
     ],
     "fi-personal-identity-code": [
         ("hetu 220388a1239", "220388a1239", "FI_PERSONAL_IDENTITY_CODE"),
+        ("henkilötunnus 150772-951K", "150772-951K", "FI_PERSONAL_IDENTITY_CODE"),  # temporary
     ],
     "au-abn": [
         ("ABN 5 1824 7535 56", "5 1824 7535 56", "AU_ABN"),
@@ -175,6 +191,7 @@ LEFT = {
     "mac-address": ["MAC d0:50:99:84:a2:a0:ff", "MAC address 01:00:5e:00:00:fb",
                     "broadcast ff:ff:ff:ff:ff:ff"],
     "street-address": ["Pedido C. Lopez 123456789 enviado"],
+    "url": ["see http://## for details", "path http:///a", "broken link http://?q"],
     "de-postcode": ["Release DE-80331x shipped", "Ticket D-80331 closed"],
     "date": ["Python 3.10.12 is out", "version 1.2.21", "ratio 45/67/2020"],
     "masked-card": ["Articles : 20 x XXX-9432-ZP", "code ***-12"],

@@ -34,7 +34,10 @@ EMAIL_OBFUSCATED = re.compile(
     rf"(?i)(?<![{_LATIN}._%+-])[{_LATIN}_%+-]+(?:{_DOT}[{_LATIN}_%+-]+)*{_AT}"
     rf"[{_LATIN}-]+(?:{_DOT}[{_LATIN}-]+)*{_DOT}[a-z]{{2,6}}(?![{_LATIN}])")
 OBFUSCATION = re.compile(r"(?i)[\[(<{]|[ \t]dot[ \t]")
-URL = re.compile(r"(?<![A-Za-z0-9])(?:https?://|www\.)[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+# After a network scheme comes an authority (RFC 3986), never "/", "?", "#" or ".":
+# "http:///a", "http://##" are no links; file:// may have no host ("file:///srv").
+URL = re.compile(r"(?<![A-Za-z0-9])(?:(?:https?|ftps?|sftp)://(?![/?#.])|file://|www\.)"
+                 r"[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 # A domain name without scheme ("microsoft.com", "example.co.uk/about"), for the top-level
 # domains that name no file type.
 _TLDS = ("com|org|net|edu|gov|info|biz|io|dev|app|eu|de|fr|es|it|nl|pt|pl|be|ch|uk|co\\.uk|"
@@ -43,7 +46,7 @@ BARE_DOMAIN = re.compile(
     rf"(?<![A-Za-z0-9.@/_-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+(?:{_TLDS})"
     r"(?![A-Za-z0-9_-]|\.[A-Za-z0-9])(?:/[^\s<>\"']*[^\s<>\"'.,;:!?)\]])?")
 IPV4 = re.compile(r"(?<![A-Za-z0-9.])(?:\d{1,3}\.){3}\d{1,3}(?![A-Za-z0-9]|\.\d)")
-IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]|\.\d)")
+IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,8}[0-9A-Fa-f]{0,4}(?![\w:]|\.\d)")
 # An IPv6 address ending in an IPv4 one ("::ffff:192.0.2.1", "64:ff9b::198.51.100.7").
 IPV6_V4 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,6}(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
 CARD = re.compile(rf"{_B}(?:\d[ -]?){{12,18}}\d{_E}")
@@ -70,7 +73,7 @@ MASKED_CARD = re.compile(r"(?<![\w*•·#])(?:[*xX•·#]{4,}[ -]?){1,4}\d{4}(?!
 # Country code, check digits, then the BBAN in any grouping: a single space, dash, dot or
 # line break may come between any two characters (ISO 13616 prints groups of four; banks
 # and forms print others: "NO 21 650 405 251 19", "NO07.8380.08.06006"), in either case.
-IBAN = re.compile(rf"{_B}[A-Z]{{2}} ?\d{{2}}(?:[ .\n-]?[A-Za-z0-9]){{8,30}}{_E}")
+IBAN = re.compile(rf"{_B}[A-Za-z]{{2}} ?\d{{2}}(?:[ .\n-]?[A-Za-z0-9]){{8,30}}{_E}")
 SSN_DASHED = re.compile(rf"{_B}\d{{3}}([- ])\d{{2}}\1\d{{4}}{_E}")
 SSN_PLAIN = re.compile(r"\b\d{9}\b")
 US_PASSPORT = re.compile(r"\b[A-Z]?\d{8,9}\b")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import phonenumbers
 from stdnum import iban, luhn
+from stdnum.fi import hetu
 from stdnum.us import ssn
 
 from veil.text import patterns as tp
@@ -92,6 +93,12 @@ def mac(value: str) -> bool:
     return int(re.sub(r"[^0-9A-Fa-f]", "", value)[:2], 16) % 2 == 0
 
 
+def fi_hetu(value: str) -> bool:
+    """Finnish personal identity code, temporary ones (individual number 900-999, given
+    to people not yet registered, e.g. in hospitals) included."""
+    return bool(hetu.is_valid(value, allow_temporary=True))
+
+
 def de_rvnr(value: str) -> bool:
     """German pension insurance number (Rentenversicherungsnummer): area (2 digits), birth
     date DDMMYY, the birth name's initial, serial (2 digits), check digit. The letter counts
@@ -136,7 +143,7 @@ def icao(value: str) -> bool:
 NAMED: dict[str, Validator] = {
     "card": card, "luhn": luhn_ok, "iban": iban_ok, "us_ssn": us_ssn, "ip": ip, "dea": dea,
     "phone": phone, "us_npi": us_npi, "au_medicare": au_medicare, "sg_nric": sg_nric,
-    "icao": icao, "de_rvnr": de_rvnr, "mac": mac,
+    "icao": icao, "de_rvnr": de_rvnr, "mac": mac, "fi_hetu": fi_hetu,
 }
 
 
