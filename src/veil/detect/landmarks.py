@@ -63,6 +63,18 @@ def topology() -> MeshTopology:
     return MeshTopology(np.asarray(data["triangles"], np.int32), lines)
 
 
+@functools.cache
+def canonical_face() -> np.ndarray:
+    """MediaPipe's mean face (canonical_face.obj), the 468 points in the mesh's order, in
+    the axes of ``FaceMesh.points``: x to the picture's right, y down, z away (cm)."""
+    lines = (_models() / "canonical_face.obj").read_text().splitlines()
+    points = np.array([[float(v) for v in line.split()[1:4]] for line in lines
+                       if line.startswith("v ")])
+    points[:, 1:] *= -1
+    points.setflags(write=False)
+    return points
+
+
 def _chain(edges: list[list[int]]) -> tuple[np.ndarray, ...]:
     """Order edges into point sequences: open lines from an end, closed loops anywhere."""
     near: dict[int, list[int]] = {}
