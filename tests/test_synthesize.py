@@ -9,8 +9,9 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from veil import Policy, Redactor, Region, Synthesize
+from veil.anonymize.face_shape import Traits, expression, fit_pose, synthetic
 from veil.detect.faces import CenterFace
-from veil.detect.landmarks import face_mesh
+from veil.detect.landmarks import face_mesh, topology
 from veil.images import Picture
 
 RIGHT_EYE, LEFT_EYE = 33, 263
@@ -75,6 +76,47 @@ def test_each_face_is_replaced_by_a_face_with_its_pose_and_expression(
         eyes = np.linalg.norm(before.points[LEFT_EYE, :2] - before.points[RIGHT_EYE, :2])
         moved = np.linalg.norm(before.points[:, :2] - after.points[:, :2], axis=1).mean()
         assert after.score > 0.9 and moved < 0.08 * eyes  # same pose and expression
+
+
+def drawn(points: np.ndarray, seed: int) -> np.ndarray:
+    """The synthetic face's points for a person's landmarks."""
+    pose = fit_pose(points)
+    return synthetic(pose, expression(points, pose), Traits.draw(np.random.default_rng(seed)))
+
+
+def test_the_drawn_face_keeps_pose_and_expression_not_the_persons_shape(
+        astronaut: np.ndarray) -> None:
+    (face,) = CenterFace().detect(astronaut)
+    person = face_mesh(astronaut, face.box).points
+    # another person in the same pose with the same expression: a wider, longer lower
+    # face, a wider nose, eyes further apart (eyes and lips keep their own shapes)
+    other = person.copy()
+    lines = topology().lines
+    middle = person[[33, 263], :2].mean(axis=0)
+    nose_base = person[2, :2]
+    below = person[:, 1] > nose_base[1]
+    other[below, 0] = middle[0] + (person[below, 0] - middle[0]) * 1.15
+    other[below, 1] = nose_base[1] + (person[below, 1] - nose_base[1]) * 1.1
+    nose = np.linalg.norm(person[:, :2] - nose_base, axis=1) < 25
+    other[nose, 0] = nose_base[0] + (person[nose, 0] - nose_base[0]) * 1.25
+    for name, side in (("right_eye", -1), ("left_eye", 1)):
+        other[lines[name][0], 0] += side * 6
+    lips = np.concatenate(lines["lips"])
+    other[lips, :2] = person[lips, :2] - person[lips, :2].mean(axis=0) + other[
+        lips, :2].mean(axis=0)
+    changed = np.linalg.norm(other[:, :2] - person[:, :2], axis=1).mean()
+    same = np.linalg.norm(drawn(other, 1)[:, :2] - drawn(person, 1)[:, :2], axis=1).mean()
+    assert same < 0.2 * changed  # through the fitted pose only
+    # the expression is the person's: closed eyes are drawn closed
+    closed = person.copy()
+    for name in ("right_eye", "left_eye"):
+        outline = lines[name][0]
+        closed[outline, 1] = person[outline, 1].mean()
+    opening = [np.linalg.norm(d[159, :2] - d[145, :2]) for d in (drawn(person, 1),
+                                                                   drawn(closed, 1))]
+    assert opening[1] < 0.3 * opening[0]
+    # another identity draws another shape
+    assert np.linalg.norm(drawn(person, 2)[:, :2] - drawn(person, 1)[:, :2], axis=1).mean() > 1
 
 
 def test_only_the_face_changes(astronaut: np.ndarray) -> None:

@@ -1,15 +1,17 @@
 """Natural face replacement: a synthetic face drawn over each face, keeping its pose and
 expression, belonging to nobody.
 
-For each face the dense mesh (``veil.detect.landmarks``) gives 468 points. The new face is
-rendered on those points, so head size, pose, eye and mouth openness stay, and the gaze
-follows the original iris (found as the darkest part of each eye). Nothing of the original
-face's pixels is copied: the face is painted from a procedural albedo (skin with seeded
-texture; eyes, brows, lips, nostrils and teeth drawn from the mesh's contours, with
-seeded shapes and colours) lit by four numbers per colour channel, a first-order lighting
-fit of the original skin on the mesh's normals (skin tone and light direction, nothing
-finer). Face parts are moved and scaled a little by the identity's seed, and the result
-is blended into the picture with Poisson blending (OpenCV's ``seamlessClone``), which
+For each face the dense mesh (``veil.detect.landmarks``) gives 468 points. They are not
+drawn on: ``veil.anonymize.face_shape`` fits MediaPipe's mean face to them (rotation,
+scale, shift), reads the expression as four numbers (eye openings, mouth opening, smile)
+and draws the mean face, reshaped by traits from the identity's seed, in that pose with
+that expression; the gaze follows the original iris (the darkest part of each eye).
+Nothing of the original face's pixels is copied: the face is painted from a procedural
+albedo (skin with seeded texture; eyes, brows, lips, nostrils and teeth drawn from the
+drawn mesh's contours, with seeded colours) lit by four numbers per colour channel, a
+first-order lighting fit of the original skin on the mesh's normals (skin tone and light
+direction, nothing finer). The result covers the person's face and the drawn one and is
+blended into the picture with Poisson blending (OpenCV's ``seamlessClone``), which
 matches its borders to the surroundings. Hair, ears and the outline of the head stay, and
 so does a face mask: where most of the lower face is far in colour from the fitted skin,
 those pixels are kept and no mouth is drawn.
@@ -32,6 +34,15 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from veil.anonymize.face_shape import (
+    MOUTH_BOTTOM,
+    MOUTH_TOP,
+    NOSE_BASE,
+    Traits,
+    expression,
+    fit_pose,
+    synthetic,
+)
 from veil.anonymize.operators import Fill, OperatorBase
 from veil.detect.landmarks import face_mesh, topology
 from veil.regions import Box, Region
@@ -40,8 +51,7 @@ WORK_SIDE = 256
 """Faces larger than this (px, longer side of the mesh) are rendered at this size and
 scaled up: the synthetic face has no finer detail to lose."""
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
-MOUTH_TOP, MOUTH_BOTTOM, MOUTH_RIGHT, MOUTH_LEFT = 13, 14, 78, 308
-NOSE_TIP, NOSE_BASE, NOSE_RIGHT, NOSE_LEFT = 1, 2, 98, 327
+NOSE_RIGHT, NOSE_LEFT = 98, 327
 CHEEKS = (50, 280)
 NOSE_BRIDGE = 197
 FAR_FROM_SKIN = 25.0
@@ -104,7 +114,10 @@ class Synthesize(OperatorBase):
         mesh = face_mesh(rgb, region.box)
         if mesh.score < self.min_score or not _inside(mesh.points, region.box):
             return False
-        face = _render_into(rgb, mesh.points, region.box, _Identity.draw(rng), rng)
+        who = _Identity.draw(rng)
+        pose = fit_pose(mesh.points)
+        drawn = synthetic(pose, expression(mesh.points, pose), who.shape)
+        face = _render_into(rgb, mesh.points, drawn, region.box, who, rng)
         if face is None:
             return False
         if grey:
@@ -122,15 +135,11 @@ def _inside(points: np.ndarray, box: Box) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Identity:
-    """The seeded traits of one synthetic face (shapes relative to the eye distance)."""
+    """The seeded traits of one synthetic face: its shape and its colours."""
 
-    eye_shift: tuple[float, float]
-    eye_scale: float
-    brow_lift: float
+    shape: Traits
     brow_thickness: float
     brow_darkness: float
-    mouth_scale: float
-    nose_scale: float
     lip_tint: tuple[float, float, float]
     iris: tuple[float, float, float]
     cheek: float
@@ -139,13 +148,9 @@ class _Identity:
     @classmethod
     def draw(cls, rng: np.random.Generator) -> _Identity:
         return cls(
-            eye_shift=(float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.08, 0.08))),
-            eye_scale=float(rng.uniform(0.76, 1.24)),
-            brow_lift=float(rng.uniform(-0.12, 0.16)),
+            shape=Traits.draw(rng),
             brow_thickness=float(rng.uniform(0.7, 1.5)),
             brow_darkness=float(rng.uniform(0.35, 0.7)),
-            mouth_scale=float(rng.uniform(0.76, 1.24)),
-            nose_scale=float(rng.uniform(0.7, 1.4)),
             lip_tint=(float(rng.uniform(0.78, 0.92)), float(rng.uniform(0.5, 0.66)),
                       float(rng.uniform(0.55, 0.7))),
             iris=tuple(IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))].tolist()),
@@ -154,10 +159,11 @@ class _Identity:
         )
 
 
-def _render_into(image: np.ndarray, points: np.ndarray, box: Box, who: _Identity,
-                 rng: np.random.Generator) -> np.ndarray | None:
-    """Render the synthetic face on ``points`` and blend it into ``image`` (in place)
-    within ``box``. Returns the changed window, or None when too little of it is visible."""
+def _render_into(image: np.ndarray, points: np.ndarray, drawn: np.ndarray, box: Box,
+                 who: _Identity, rng: np.random.Generator) -> np.ndarray | None:
+    """Render the synthetic face on ``drawn`` (its points) and blend it into ``image`` (in
+    place) within ``box``, over the person's face (``points``) and the drawn one. Returns
+    the changed window, or None when too little of it is visible."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = box
     span = max(np.ptp(points[:, 0]), np.ptp(points[:, 1]))
@@ -169,17 +175,19 @@ def _render_into(image: np.ndarray, points: np.ndarray, box: Box, who: _Identity
     size = (max(8, round((wx2 - wx1) * scale)), max(8, round((wy2 - wy1) * scale)))
     dst = cv2.resize(window, size, interpolation=cv2.INTER_AREA) if scale < 1 else window.copy()
     pts = (points - [wx1, wy1, 0]) * scale
+    new = (drawn - [wx1, wy1, 0]) * scale
     inside = np.zeros(dst.shape[:2], np.uint8)  # the box, 2 px in, at work scale
     bx1, by1 = round((x1 - wx1) * scale) + 2, round((y1 - wy1) * scale) + 2
     bx2, by2 = round((x2 - wx1) * scale) - 2, round((y2 - wy1) * scale) - 2
     inside[max(1, by1):min(dst.shape[0] - 1, by2), max(1, bx1):min(dst.shape[1] - 1, bx2)] = 1
     mask = np.zeros(dst.shape[:2], np.uint8)
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(pts[:, :2]).astype(np.int32)), 1)
+    for face in (pts, new):
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(face[:, :2]).astype(np.int32)), 1)
     shrink = max(1, round(span * scale * 0.04))  # keep the border on skin, off the hair
     mask = cv2.erode(mask, np.ones((2 * shrink + 1, 2 * shrink + 1), np.uint8)) & inside
     if int(mask.sum()) < 64:
         return None
-    render, keep = _paint(dst, pts, mask.astype(bool), who, rng)
+    render, keep = _paint(dst, pts, new, mask.astype(bool), who, rng)
     mask[keep] = 0
     if int(mask.sum()) < 64:
         return None
@@ -201,11 +209,13 @@ def _render_into(image: np.ndarray, points: np.ndarray, box: Box, who: _Identity
     return window
 
 
-def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identity,
-           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The synthetic face over the whole window, RGB uint8 (blending reads it inside
-    ``mask`` and just around it: beyond the face it continues the fitted skin, so that no
-    step at the mask's border is carried into the blend), and the occluders to keep."""
+def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.ndarray,
+           who: _Identity, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The synthetic face drawn on ``pts`` over the whole window, RGB uint8 (blending reads
+    it inside ``mask`` and just around it: beyond the face it continues the fitted skin, so
+    that no step at the mask's border is carried into the blend), and the occluders to
+    keep. The person's own points (``person``) only say where the original's features lie
+    (kept out of the light fit) and where its lower face is."""
     lines = topology().lines
     shape = original.shape[:2]
     right, left = pts[RIGHT_EYE_OUTER, :2], pts[LEFT_EYE_OUTER, :2]
@@ -213,7 +223,7 @@ def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identi
     across = (left - right) / eye_dist  # the face's own x axis
     down = np.array([-across[1], across[0]])
 
-    parts = {name: _features(original, pts, lines, name, mask) for name in
+    parts = {name: _features(original, person, lines, name, mask) for name in
              ("right_eye", "left_eye", "right_eyebrow", "left_eyebrow", "lips")}
     features = np.zeros(shape, bool)
     for part in parts.values():
@@ -223,7 +233,8 @@ def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identi
     depth = _spread(shape, pts[:, :2], -pts[:, 2], eye_dist * 0.1)
     normals = _normals(depth)
     rows, cols = np.mgrid[: shape[0], : shape[1]]
-    height = (cols - pts[NOSE_BRIDGE, 0]) * down[0] + (rows - pts[NOSE_BRIDGE, 1]) * down[1]
+    bridge = person[NOSE_BRIDGE]
+    height = (cols - bridge[0]) * down[0] + (rows - bridge[1]) * down[1]
     upper = skin & (height < 0)  # above the nose's middle: rarely covered (masks, beards)
     light = _fit_light(original, normals, next(
         (m for m in (upper, skin, mask) if m.sum() >= 32), mask))
@@ -252,23 +263,20 @@ def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identi
 
     thin = max(1, round(eye_dist * 0.02))
 
-    # eyes: moved and scaled with the identity, iris where the original looks
+    # eyes: the iris where the original looks
     for name in ("right_eye", "left_eye"):
         (outline,) = lines[name]
         eye = pts[outline, :2]
-        centre = eye.mean(axis=0)
-        side = -1.0 if name == "right_eye" else 1.0
-        moved = centre + eye_dist * (side * who.eye_shift[0] * across
-                                     + who.eye_shift[1] * down)
-        new_eye = moved + (eye - centre) * who.eye_scale
-        sclera = _poly(shape, new_eye)
+        sclera = _poly(shape, eye)
         paint(sclera, absolute((0.80, 0.78, 0.74)))
-        iris_at = _iris(original, eye)
-        width = float(np.ptp((eye - centre) @ across))
+        gaze = _gaze(original, person[outline, :2], across)
+        corners = eye[[7, 15]]  # inner and outer corner
+        width = float(np.linalg.norm(corners[1] - corners[0]))
+        centre = corners.mean(axis=0)
         opening = float(np.ptp((eye - centre) @ down))
-        if iris_at is not None and opening > 0.12 * max(width, 1.0):
-            iris_centre = moved + (iris_at - centre) * who.eye_scale
-            radius = 0.22 * width * who.eye_scale
+        if gaze is not None and opening > 0.12 * max(width, 1.0):
+            iris_centre = centre + width * gaze[0] * across + opening * gaze[1] * down
+            radius = 0.22 * width
             disc = np.zeros(shape, np.float32)
             cv2.circle(disc, _pt(iris_centre), max(1, round(radius)), 1.0, -1, cv2.LINE_AA)
             paint(disc * sclera, absolute(who.iris))
@@ -276,15 +284,15 @@ def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identi
             cv2.circle(pupil, _pt(iris_centre), max(1, round(radius * 0.42)), 1.0, -1,
                        cv2.LINE_AA)
             paint(pupil * sclera, absolute((0.04, 0.04, 0.05)))
-        upper = new_eye[7:]  # inner corner, over the upper lid, to the outer corner
+        upper = eye[7:]  # inner corner, over the upper lid, to the outer corner
         lash = np.zeros(shape, np.float32)
         cv2.polylines(lash, [np.round(upper).astype(np.int32)], False, 1.0, thin + 1,
                       cv2.LINE_AA)
         paint(lash * 0.85, absolute((0.08, 0.06, 0.05)))
 
-    # brows: lifted and thickened with the identity
+    # brows, thickened with the identity
     for name in ("right_eyebrow", "left_eyebrow"):
-        lower, upper = (pts[line, :2] - down * eye_dist * who.brow_lift for line in lines[name])
+        lower, upper = (pts[line, :2] for line in lines[name])
         middle = (lower + upper) / 2
         half = (upper - lower) / 2 * who.brow_thickness
         brow = np.vstack([middle - half, (middle + half)[::-1]])
@@ -295,28 +303,27 @@ def _paint(original: np.ndarray, pts: np.ndarray, mask: np.ndarray, who: _Identi
     if keep.any():  # the mouth and nostrils are under a mask, kept as they are
         return _finish(original, albedo, shading, skin, rng), keep
 
-    # mouth: lips tinted, the opening dark with teeth on top, scaled with the identity
+    # mouth: lips tinted, the opening dark with teeth on top
     outer, inner = lines["lips"]
-    mouth_centre = pts[[MOUTH_RIGHT, MOUTH_LEFT], :2].mean(axis=0)
-    lips_outer = mouth_centre + (pts[outer, :2] - mouth_centre) * who.mouth_scale
-    lips_inner = mouth_centre + (pts[inner, :2] - mouth_centre) * who.mouth_scale
+    lips_outer, lips_inner = pts[outer, :2], pts[inner, :2]
     lip_area = cv2.GaussianBlur(_poly(shape, lips_outer).astype(np.float32), (0, 0),
                                 max(0.6, eye_dist * 0.025))
     paint(lip_area, np.asarray(who.lip_tint, np.float32))
     opening_mask = _poly(shape, lips_inner)
-    gap = float(np.linalg.norm(pts[MOUTH_TOP, :2] - pts[MOUTH_BOTTOM, :2])) * who.mouth_scale
+    gap = float(np.linalg.norm(pts[MOUTH_TOP, :2] - pts[MOUTH_BOTTOM, :2]))
     if opening_mask.any():
         paint(opening_mask, absolute((0.12, 0.05, 0.05)))
         lift = down * gap * 0.45
         shifted = _poly(shape, lips_inner - lift)
         paint(opening_mask & shifted, absolute((0.82, 0.79, 0.72)))
 
-    # nostrils, spread with the identity's nose width
+    # nostrils, as wide apart as the drawn nose
     base = pts[NOSE_BASE, :2]
     for index in (NOSE_RIGHT, NOSE_LEFT):
-        at = base + (pts[index, :2] - base) * 0.55 * who.nose_scale - down * eye_dist * 0.03
+        at = base + (pts[index, :2] - base) * 0.55 - down * eye_dist * 0.03
         hole: np.ndarray = np.zeros(shape, np.float32)
-        axes = (max(1, round(eye_dist * 0.07 * who.nose_scale)), max(1, round(eye_dist * 0.035)))
+        spread = float(np.linalg.norm(pts[index, :2] - base)) / 3
+        axes = (max(1, round(spread)), max(1, round(eye_dist * 0.035)))
         angle = float(np.degrees(np.arctan2(across[1], across[0])))
         cv2.ellipse(hole, _pt(at), axes, angle, 0, 360, 1.0, -1, cv2.LINE_AA)
         hole = cv2.GaussianBlur(hole, (0, 0), max(0.6, eye_dist * 0.02))
@@ -425,13 +432,23 @@ def _noise_level(original: np.ndarray, skin: np.ndarray) -> float:
     return float(min(6.0, np.median(np.abs(fine[skin])) * 1.4826))
 
 
-def _iris(original: np.ndarray, eye: np.ndarray) -> np.ndarray | None:
-    """Centre of the darkest part of the eye opening in the original (the iris), or None."""
+def _gaze(original: np.ndarray, eye: np.ndarray,
+          across: np.ndarray) -> tuple[float, float] | None:
+    """Where the original looks: the centre of the darkest part of the eye opening (the
+    iris) from the middle of the eye's corners, along the face's ``across`` axis in eye
+    widths and down it in eye openings; None where no iris shows. ``eye`` is the eye's
+    outline (MediaPipe's order: inner corner at 7, outer at 15)."""
     where = _poly(original.shape, eye)
     if where.sum() < 6:
         return None
     grey = original.astype(np.float32).mean(axis=2)
-    values = grey[where]
-    dark = where & (grey <= np.percentile(values, 30))
+    dark = where & (grey <= np.percentile(grey[where], 30))
     ys, xs = np.nonzero(dark)
-    return np.array([xs.mean(), ys.mean()]) if len(xs) else None
+    if not len(xs):
+        return None
+    down = np.array([-across[1], across[0]])
+    middle = eye[[7, 15]].mean(axis=0)
+    width = max(float(np.linalg.norm(eye[7] - eye[15])), 1e-6)
+    opening = max(float(np.ptp((eye - middle) @ down)), 1e-6)
+    offset = np.array([xs.mean(), ys.mean()]) - middle
+    return (float(offset @ across) / width, float(offset @ down) / opening)
