@@ -255,8 +255,10 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
         albedo *= 1 - who.cheek * blob[..., None] * np.array([0.0, 0.6, 0.5], np.float32)
 
     def paint(where: np.ndarray, colour: np.ndarray) -> None:
-        a = where.astype(np.float32)[..., None]
-        albedo[...] = albedo * (1 - a) + colour.astype(np.float32) * a
+        x, y, w, h = cv2.boundingRect((where > 0).astype(np.uint8))  # only where it paints
+        a = where[y : y + h, x : x + w].astype(np.float32)[..., None]
+        part = albedo[y : y + h, x : x + w]
+        part += a * (colour.astype(np.float32) - part)
 
     def absolute(rgb: tuple[float, float, float]) -> np.ndarray:
         return np.asarray(np.asarray(rgb) * 255.0 / tone)  # an absolute colour under average light
@@ -267,7 +269,7 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
     for name in ("right_eye", "left_eye"):
         (outline,) = lines[name]
         eye = pts[outline, :2]
-        sclera = _poly(shape, eye)
+        sclera = _soft_poly(shape, eye)
         paint(sclera, absolute((0.80, 0.78, 0.74)))
         gaze = _gaze(original, person[outline, :2], across)
         corners = eye[[7, 15]]  # inner and outer corner
@@ -284,7 +286,9 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
             cv2.circle(pupil, _pt(iris_centre), max(1, round(radius * 0.42)), 1.0, -1,
                        cv2.LINE_AA)
             paint(pupil * sclera, absolute((0.04, 0.04, 0.05)))
-        upper = eye[7:]  # inner corner, over the upper lid, to the outer corner
+        # the lashes along the upper lid (inner corner, over the lid, to the outer corner),
+        # drawn inside the eye so the lid's dark edge is where the lid is
+        upper = eye[7:] + down * (thin + 1) / 2
         lash = np.zeros(shape, np.float32)
         cv2.polylines(lash, [np.round(upper).astype(np.int32)], False, 1.0, thin + 1,
                       cv2.LINE_AA)
@@ -367,6 +371,14 @@ def _poly(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
     out = np.zeros(shape[:2], np.uint8)
     cv2.fillPoly(out, [np.round(points).astype(np.int32)], 1)
     return out.astype(bool)
+
+
+def _soft_poly(shape: tuple[int, ...], points: np.ndarray) -> np.ndarray:
+    """A filled polygon's coverage of each pixel (0..1, anti-aliased at sub-pixel
+    precision): small drawn parts keep their size."""
+    out = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(out, [np.round(points * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    return out.astype(np.float32) / 255
 
 
 def _features(original: np.ndarray, pts: np.ndarray, lines: dict[str, tuple[np.ndarray, ...]],
