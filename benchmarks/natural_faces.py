@@ -16,6 +16,9 @@ covers:
 - expression kept: eye and mouth aspect ratios (MediaPipe landmarks) before and after;
 - time per face (ms), synthesize and blur, on the machine's cores.
 
+Identities of ``--sessions`` more sessions are drawn on the same faces too (identity
+only), since a few faces near the threshold flip with the identity drawn.
+
 Usage: ``.venv/bin/python benchmarks/natural_faces.py [--corpus ../shared/corpus]
 [--out FOLDER]`` (``--out`` keeps the pictures for a look).
 """
@@ -75,10 +78,10 @@ def ensure_venv() -> None:
     """Create the evaluation venv with dlib and its face models if needed."""
     if not VENV_PY.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    probe = "import dlib, face_recognition_models"
+    probe = "import dlib, face_recognition_models, numpy"
     if subprocess.run([str(VENV_PY), "-c", probe], capture_output=True).returncode != 0:
         subprocess.run([str(VENV_PY), "-m", "pip", "install", "-q", "dlib-bin",
-                        "face-recognition-models"], check=True)
+                        "face-recognition-models", "numpy"], check=True)
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Face:
     """One ground-truth face covered by a detector region."""
 
     image: int
+    dataset: str
     box: Box
     region: Box
     synthesized: bool
@@ -130,6 +134,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=HERE.parent.parent / "shared" / "corpus")
     parser.add_argument("--min-height", type=int, default=24)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--sessions", type=int, default=2)
     args = parser.parse_args()
     ensure_venv()
     folder = args.corpus / "faces"
@@ -143,6 +148,9 @@ def main() -> None:
     variants: dict[str, list[np.ndarray]] = {"original": [], "synthesize": [], "jpeg75": [],
                                              "fill": []}
     variants.update({f"blur {s}": [] for s in BLURS})
+    others = [Synthesize().for_session(f"natural-faces benchmark {k}")
+              for k in range(1, args.sessions + 1)]
+    variants.update({f"session {k}": [] for k in range(1, args.sessions + 1)})
     ssims: list[float] = []
     with tempfile.TemporaryDirectory(prefix="natural-faces-") as tmp:
         scratch = args.out or Path(tmp)
@@ -170,6 +178,8 @@ def main() -> None:
             variants["fill"].append(Fill().apply_all(image, regions))
             for s in BLURS:
                 variants[f"blur {s}"].append(Blur(strength=s).apply_all(image, regions))
+            for k, other in enumerate(others, 1):
+                variants[f"session {k}"].append(other.apply_all(image, regions))
             before = np.asarray(Image.fromarray(image).convert("L"), np.float64)
             after = np.asarray(Image.fromarray(out).convert("L"), np.float64)
             for b in rec["boxes"]:
@@ -183,7 +193,8 @@ def main() -> None:
                     continue
                 rx1, ry1, rx2, ry2 = region.box
                 synthesized = bool(out[ry1:ry2, rx1:rx2].any())
-                face = Face(n, (x1, y1, x2, y2), region.box, synthesized)
+                face = Face(n, rec.get("dataset", "?"), (x1, y1, x2, y2), region.box,
+                            synthesized)
                 face.found_after = any(iou(region.box, f.box) > 0.4 for f in found)
                 if synthesized:
                     face.ratios = (aspect(face_mesh(image, region.box).points),
@@ -220,6 +231,37 @@ def embed(variants: dict[str, list[np.ndarray]], faces: list[Face],
     return out
 
 
+def false_matches(faces: list[Face], descs: dict[str, list[np.ndarray]], synth: list[int]) -> None:
+    """What a match means at these sizes, per data set: how often two different people's
+    untouched faces match (the model's false matches), beside the synthesized faces
+    matched to their own original; and how often a synthesized face's nearest original,
+    among all faces of the corpus, is its own (rank-1 identification)."""
+    original = np.array(descs["original"])
+    after = np.array(descs["synthesize"])
+    print("what a match means (per data set; different people = untouched faces of two "
+          "different ground-truth faces of that set):")
+    for dataset in sorted({f.dataset for f in faces}):
+        members = [i for i, f in enumerate(faces) if f.dataset == dataset]
+        pairs = np.linalg.norm(original[members][:, None] - original[members][None], axis=2)
+        others = pairs[~np.eye(len(members), dtype=bool)]
+        own = [i for i in synth if faces[i].dataset == dataset]
+        hits = sum(float(np.linalg.norm(after[i] - original[i])) < MATCH for i in own)
+        print(f"  {dataset}: synthesized faces still recognised {hits}/{len(own)}; different "
+              f"people matched {np.mean(others < MATCH):.1%} of {len(others)} pairs")
+    if synth:
+        nearest = np.linalg.norm(after[synth][:, None] - original[None], axis=2).argmin(axis=1)
+        own_first = int(np.sum(nearest == np.array(synth)))
+        print(f"  rank-1: a synthesized face's nearest original is its own for "
+              f"{own_first}/{len(synth)} (untouched JPEG q75: "
+              f"{rank_one(descs['jpeg75'], original)}/{len(original)}; chance "
+              f"1/{len(original)})")
+
+
+def rank_one(variant: list[np.ndarray], original: np.ndarray) -> int:
+    nearest = np.linalg.norm(np.array(variant)[:, None] - original[None], axis=2).argmin(axis=1)
+    return int(np.sum(nearest == np.arange(len(original))))
+
+
 def report(faces: list[Face], descs: dict[str, list[np.ndarray]],
            times: dict[str, list[float]], per_face: dict[str, list[float]],
            ssims: list[float], pictures: int, regions: int) -> None:
@@ -237,6 +279,14 @@ def report(faces: list[Face], descs: dict[str, list[np.ndarray]],
     print("still recognised (dlib distance < 0.6 to the original):")
     print(f"  synthesize, synthesized faces:   {matched('synthesize', synth)}")
     print(f"  synthesize, all covered faces:   {matched('synthesize', everyone)}")
+    sessions = sorted(k for k in descs if k.startswith("session "))
+    for name in sessions:
+        print(f"  synthesize, {name}, synthesized: {matched(name, synth)}")
+    if sessions:
+        pooled = [float(np.linalg.norm(descs[name][i] - descs["original"][i]))
+                  for name in ["synthesize", *sessions] for i in synth]
+        print(f"  mean over the {len(sessions) + 1} sessions: "
+              f"{np.mean(np.array(pooled) < MATCH):.1%}")
     print(f"  untouched, saved as JPEG q75:    {matched('jpeg75', everyone)}")
     print(f"  fill (black), all covered faces: {matched('fill', everyone)}")
     for low, high in SIZES:
@@ -246,6 +296,7 @@ def report(faces: list[Face], descs: dict[str, list[np.ndarray]],
                   f"fill {matched('fill', group)}")
     for s in BLURS:
         print(f"  blur strength {s:<5}:            {matched(f'blur {s}', everyone)}")
+    false_matches(faces, descs, synth)
     kept = sum(faces[i].found_after for i in synth)
     print(f"detection kept: {kept}/{len(synth)} = {kept / max(len(synth), 1):.1%}")
     pairs = [faces[i].ratios for i in synth]
