@@ -428,8 +428,9 @@ def _stop_words() -> dict[str, frozenset[str]]:
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
-def language(text: str) -> str | None:
-    """en, de, fr or es by their own stop words; None when the text says nothing."""
+def language(text: str, votes: int = 1) -> str | None:
+    """en, de, fr or es by their own stop words; None when fewer than ``votes`` of the
+    text's words say so."""
     counts = dict.fromkeys(("en", "de", "fr", "es"), 0)
     stop = _stop_words()
     for word in _LETTERS.findall(text[:2000].lower()):
@@ -437,7 +438,7 @@ def language(text: str) -> str | None:
             if word in words:
                 counts[lang] += 1
     best = max(counts, key=lambda k: counts[k])
-    return best if counts[best] else None
+    return best if counts[best] >= max(votes, 1) else None
 
 
 @functools.cache

@@ -16,6 +16,7 @@ from veil.text.recognizers import (
     names,
     ner,
     places,
+    rare_names,
 )
 
 
@@ -76,6 +77,7 @@ def default_registry() -> Registry:
         contact.PHONE,
         names.NAME_LIST, names.NAME_LIST_SCRIPTS,
         places.PLACE_CUE, places.GAZETTEER,
+        rare_names.RARE_NAME,
         accounts.ACCOUNT,
         names.NAME_ABOVE_ADDRESS,
         finance.MASKED_CARD,

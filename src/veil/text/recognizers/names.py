@@ -9,8 +9,10 @@ import re
 from collections.abc import Sequence
 
 from veil.regions import Span
+from veil.text import lexicon
 from veil.text import patterns as tp
 from veil.text.recognizer import FunctionRecognizer, Pattern, PatternRecognizer
+from veil.text.recognizers import rare_names
 
 EN_DE_FR_ES = ("en", "de", "fr", "es")
 CUED_NAME = PatternRecognizer("cued-name", "PERSON", (Pattern(tp.CUED_NAME, 0.65, 1),),
@@ -25,15 +27,24 @@ LABELLED_NAME = PatternRecognizer("labelled-name", "PERSON",
 
 
 def chat_speakers(text: str, prior: Sequence[Span] = ()) -> list[Span]:
-    """The name opening a chat line ("anna: ..."), stronger with a known first name."""
+    """The name opening a chat line ("anna: ..."): a known first name, or, where two lines
+    or more open with a speaker, a speaker whose words are names or rare (not labels such
+    as "Support", "Subject" or "Geburtsort": ``rare_names.kind``)."""
     first = tp.name_lists()[0]
+    found = [m.span(1) for m in tp.CHAT_SPEAKER.finditer(text)]
+    chat = len(found) >= 2
+    language = tp.language(text, lexicon.SURE) if chat else None
     spans = []
-    for m in tp.CHAT_SPEAKER.finditer(text):
-        start, end = m.span(1)
+    for start, end in found:
         value = text[start:end].rstrip(".,;:")
-        if value:
-            score = 0.8 if value.split()[0].casefold() in first else 0.3
-            spans.append(Span(start, start + len(value), "PERSON", score, "chat-speaker"))
+        if not value:
+            continue
+        score = 0.3
+        if value.split()[0].casefold() in first:
+            score = 0.8
+        elif chat and all(rare_names.kind(w, language) != "word" for w in value.split()):
+            score = 0.5
+        spans.append(Span(start, start + len(value), "PERSON", score, "chat-speaker"))
     return spans
 
 
@@ -43,9 +54,10 @@ def listed_names(text: str, prior: Sequence[Span] = ()) -> list[Span]:
     first, last = tp.name_lists()
     names = tp.all_names()
     trim = tp.trim_words()
-    spans = [Span(m.start(), m.end(), "PERSON", 0.5, "name-list")
+    spans = [Span(m.start(), m.start() + len(w), "PERSON", 0.5, "name-list")
              for m in tp.LONE_WORD.finditer(text)
-             if (w := m.group(0).casefold()) in first and w not in trim]
+             if (w := tp.POSSESSIVE.sub("", m.group(0)).casefold()) in first
+             and w not in trim]  # "Sandra's" -> "Sandra"
     for run in tp.NAME_RUN.finditer(text):
         words = [(m.start(), m.end(), m.group(0).casefold())
                  for m in re.finditer(r"[^\s,]+", run.group(0))]
@@ -57,8 +69,10 @@ def listed_names(text: str, prior: Sequence[Span] = ()) -> list[Span]:
         if len(words) < 2 or not any(f in first for f in folded):
             continue
         score = 0.85 if any(f in last for f in folded) else 0.6
-        spans.append(Span(run.start() + words[0][0], run.start() + words[-1][1], "PERSON",
-                          score, "name-list"))
+        end = run.start() + words[-1][1]
+        if possessive := tp.POSSESSIVE.search(text, end - 2, end):  # "Anna Roe's"
+            end = possessive.start()
+        spans.append(Span(run.start() + words[0][0], end, "PERSON", score, "name-list"))
     return spans
 
 

@@ -27,7 +27,8 @@ def gazetteer_places(text: str, prior: Sequence[Span] = ()) -> list[Span]:
     index = tp.gazetteer()
     spans = []
     for m in tp.CAPITALISED.finditer(text):
-        for name in index.get(m.group(0).casefold(), ()):
+        word = m.group(0).casefold()
+        for name in index.get(word, ()) or index.get(word.rstrip("."), ()):  # "Spain."
             after = text[m.start() + len(name) : m.start() + len(name) + 2]
             if text[m.start() : m.start() + len(name)].casefold() == name and not (
                     after[:1].isalnum() or after.lstrip().startswith(":")):
