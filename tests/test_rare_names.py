@@ -79,3 +79,13 @@ def test_names_are_judged_only_by_the_lists_of_veils_languages() -> None:
     assert lexicon.commonness("Rechnung", "de") > 4.0
     assert lexicon.compound_noun("Referenznummer", "de")
     assert not lexicon.compound_noun("Referenznummer", "fr")
+
+
+@pytest.mark.parametrize(("text", "value", "entity"), [
+    ("Name: Łukasz Żółtowski", "Łukasz Żółtowski", "PERSON"),
+    ("Frau Şener kommt morgen.", "Şener", "PERSON"),
+    ("He lives at Höfðastígur 86, Reykjavík", "Höfðastígur 86, Reykjavík", "ADDRESS"),
+])
+def test_letters_beyond_latin_1_in_names_and_streets(text: str, value: str, entity: str) -> None:
+    # capitals and small letters of Latin Extended, Greek and Cyrillic count as letters
+    assert value in found(text, entity)

@@ -12,8 +12,27 @@ from phonenumbers import PhoneNumber
 # --- patterns --------------------------------------------------------------------------
 
 _Q = "'\u2019"  # apostrophes: ' and the typographic one
-_UP = "A-ZÄÖÜÉÈÊÀÂÇÔÎÁÍÓÚÑ"
-_LOW = "a-zäöüßéèêëàâçôîïûùáíóúñ"
+
+
+def _letters(test: str) -> str:
+    """A character-class body of the Latin (with its extensions), Greek and Cyrillic
+    letters for which ``str.<test>()`` holds, as ranges."""
+    import unicodedata
+
+    codes = [c for lo, hi in ((0x41, 0x24F), (0x370, 0x52F), (0x1E00, 0x1FFF))
+             for c in range(lo, hi + 1)
+             if getattr(chr(c), test)() and unicodedata.category(chr(c)).startswith("L")]
+    ranges: list[tuple[int, int]] = []
+    for c in codes:
+        if ranges and ranges[-1][1] == c - 1:
+            ranges[-1] = (ranges[-1][0], c)
+        else:
+            ranges.append((c, c))
+    return "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
+
+
+_UP = _letters("isupper")  # Latin, Greek and Cyrillic capitals: "Ł", "Ş", "Ð", "Ж"
+_LOW = _letters("islower")
 _WORD = rf"[{_UP}][{_LOW}{_Q}]+(?:-[{_UP}]?[{_LOW}{_Q}]+)*"
 
 # Where a value may start and end: not inside an ASCII word or number. Letters of other
