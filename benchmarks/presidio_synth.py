@@ -45,6 +45,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -172,6 +173,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="load the set if it exists")
     parser.add_argument("--size", type=int, default=SIZE)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds of each tool")
     args = parser.parse_args()
     if args.reuse and DATA.exists():
         records = read_jsonl(DATA)
@@ -179,10 +181,14 @@ def main() -> None:
     else:
         records = generate(DATA, args.size, args.seed)
     gold = scored(records)
-    meta = run_presidio(DATA, FINDINGS)
+    presidio_rates, veil_rates = [], []
+    for _ in range(args.rounds):  # alternating, as the machine is shared
+        meta = run_presidio(DATA, FINDINGS)
+        presidio_rates.append(meta["chars"] / meta["seconds"])
+        mine, rate = run_veil(records)
+        veil_rates.append(rate)
     by_id = {row["id"]: row["findings"] for row in read_jsonl(FINDINGS)}
     theirs = [by_id[r["id"]] for r in records]
-    mine, rate = run_veil(records)
     labels = Counter(s["label"] for r in records for s in r["spans"])
     print(f"{len(records)} sentences, {meta['chars']} characters; generator labels: "
           + ", ".join(f"{k} {v}" for k, v in labels.most_common()))
@@ -196,9 +202,11 @@ def main() -> None:
     print_comparison(score(tok_gold, tok_mine), score(tok_gold, tok_theirs))
     ignored = ", ".join(f"{e} {n}" for e, n in sorted(ref["ignored"].items()))
     print(f"presidio findings not scored: {ignored or 'none'}")
-    presidio_rate = meta["chars"] / meta["seconds"]
-    print(f"speed, detection only, one warm process: Veil {rate:,.0f} chars/s, presidio "
-          f"{presidio_rate:,.0f} chars/s ({rate / presidio_rate:.1f}x)")
+    ratios = [v / p for v, p in zip(veil_rates, presidio_rates, strict=True)]
+    print("speed, detection only, one warm process each, rounds alternating: Veil "
+          + ", ".join(f"{v:,.0f}" for v in veil_rates) + " chars/s, presidio "
+          + ", ".join(f"{p:,.0f}" for p in presidio_rates) + " chars/s; ratio "
+          + ", ".join(f"{r:.1f}x" for r in ratios) + f" (median {statistics.median(ratios):.1f}x)")
     Path(CACHE / "presidio_synth_veil.jsonl").write_text(
         "".join(json.dumps({"id": r["id"], "findings": f}) + "\n"
                 for r, f in zip(records, mine, strict=True)), encoding="utf-8")

@@ -89,3 +89,17 @@ def test_names_are_judged_only_by_the_lists_of_veils_languages() -> None:
 def test_letters_beyond_latin_1_in_names_and_streets(text: str, value: str, entity: str) -> None:
     # capitals and small letters of Latin Extended, Greek and Cyrillic count as letters
     assert value in found(text, entity)
+
+
+@pytest.mark.parametrize(("text", "name"), [
+    ("KAUFMANN, JOHANNA", "KAUFMANN, JOHANNA"),  # the surname is a German word
+    ("WRÓBLEWSKI, TADEUSZ", "WRÓBLEWSKI, TADEUSZ"),
+])
+def test_upper_case_surname_comma_given_name(text: str, name: str) -> None:
+    assert found(text) == [name]
+
+
+@pytest.mark.parametrize("text", ["INVOICE, TOTAL", "IMPORTANT NOTICE, PLEASE READ",
+                                  "PATIENT, JOHANNA"])
+def test_upper_case_words_and_labels_are_not_inverted_names(text: str) -> None:
+    assert [v for v in found(text) if "," in v] == []

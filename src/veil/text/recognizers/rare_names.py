@@ -71,7 +71,7 @@ def kind(word: str, language: str | None) -> Kind:
     """"name" (in Veil's lists), "rare" (may be a name) or "word" (of the language, a
     place, a label, a title, a street type or a German compound noun)."""
     folded = word.casefold()
-    if folded in tp.trim_words() or folded in tp.STREET_TYPES or _place(folded):
+    if _label_or_place(word):
         return "word"
     if folded in tp.all_names():
         return "name"
@@ -83,9 +83,12 @@ def kind(word: str, language: str | None) -> Kind:
 
 def _joins(text: str, last: Word, word: Word, case: str) -> bool:
     """Whether ``word`` continues the run ending in ``last``: one space apart, in the
-    run's case or a name particle."""
-    return text[last[1] : word[0]] == " " and (
-        _case(word[2]) == case or word[2].casefold() in PARTICLES)
+    run's case or a name particle; in upper case also after a comma, as forms write a
+    name ("KAUFMANN, JOHANNA")."""
+    gap = text[last[1] : word[0]]
+    if case == "upper" and gap == ", ":
+        return _case(word[2]) == case
+    return gap == " " and (_case(word[2]) == case or word[2].casefold() in PARTICLES)
 
 
 def _case(word: str) -> str:
@@ -103,7 +106,8 @@ def _case(word: str) -> str:
 def _judge(text: str, run: list[Word], language: str | None, taken: list[tuple[int, int]],
            upper: bool) -> list[Span]:
     """The name in a run of capitalised words, if any. Upper-case runs need two words or
-    more, all rare; a sentence's first word counts only when rare (it is capitalised
+    more, none a word of the language, or a surname and a known first name after a comma
+    ("KAUFMANN, JOHANNA"); a sentence's first word counts only when rare (it is capitalised
     anyway); one word alone must be very rare and inside a sentence."""
     while run and run[-1][2].casefold() in PARTICLES:
         run = run[:-1]
@@ -115,9 +119,13 @@ def _judge(text: str, run: list[Word], language: str | None, taken: list[tuple[i
         return []
     kinds = [kind(w[2], language) for w in words]
     opens = _opens_sentence(text, start)
-    if upper:
-        rare = len(words) >= 2 and all(k == "rare" for k in kinds)
-        return [Span(start, end, "PERSON", 0.55, NAME)] if rare else []
+    if upper:  # no capital says "name" here: every word a name or rare, one a first name
+        first = tp.name_lists()[0]
+        named = len(words) >= 2 and "word" not in kinds and (
+            "rare" in kinds or any(w[2].casefold() in first for w in words))
+        inverted = (len(words) == 2 and text[words[0][1] : words[1][0]] == ", "
+                    and words[1][2].casefold() in first and not _label_or_place(words[0][2]))
+        return [Span(start, end, "PERSON", 0.55, NAME)] if named or inverted else []
     if opens and kinds[0] != "rare" and len(words) > 1:
         return _judge(text, run[run.index(words[0]) + 1 :], language, taken, upper)
     if "word" in kinds or "rare" not in kinds:
@@ -147,6 +155,11 @@ def _opens_sentence(text: str, start: int) -> bool:
 
 def _place(folded: str) -> bool:
     return folded in tp.gazetteer().get(folded, ())
+
+
+def _label_or_place(word: str) -> bool:
+    folded = word.casefold()
+    return folded in tp.trim_words() or folded in tp.STREET_TYPES or _place(folded)
 
 
 RARE_NAME = FunctionRecognizer(NAME, ("PERSON",), rare_names)
