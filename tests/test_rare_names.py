@@ -103,3 +103,11 @@ def test_upper_case_surname_comma_given_name(text: str, name: str) -> None:
                                   "PATIENT, JOHANNA"])
 def test_upper_case_words_and_labels_are_not_inverted_names(text: str) -> None:
     assert [v for v in found(text) if "," in v] == []
+
+
+@pytest.mark.parametrize(("word", "compound"), [
+    ("Wartungsfenster", True), ("Rücksendeetikett", True), ("Kundennummer", True),
+    ("Takkelenburg", False), ("Wróblewski", False),
+])
+def test_german_compounds_are_made_of_common_parts(word: str, compound: bool) -> None:
+    assert lexicon.compound_noun(word, "de") is compound

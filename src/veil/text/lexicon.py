@@ -21,6 +21,10 @@ COMPOUND_TAIL = 4
 """Shortest last part of a German compound that counts ("Rest|betrag")."""
 COMMON_TAIL = 3.0
 """Zipf frequency from which a compound's last part counts as a word of the language."""
+HEAD = 3
+"""Shortest first part of a compound ("Rest|betrag")."""
+COMMON_HEAD = 2.5
+"""Zipf frequency from which a compound's first part counts as a word ("anmelde" 2.6)."""
 
 
 @functools.lru_cache(maxsize=65536)
@@ -35,13 +39,27 @@ def commonness(word: str, language: str | None) -> float:
 
 
 def compound_noun(word: str, language: str | None) -> bool:
-    """Whether ``word`` reads as a German compound whose last part is a common noun
-    ("Referenznummer", "Notfallkontakt"): capitalised German nouns are rare as a whole.
-    Asked of German text and of text whose language is not known."""
+    """Whether ``word`` reads as a German compound of common parts ("Referenz|nummer",
+    "Wartungs|fenster", "Rück|sende|etikett"): capitalised German nouns are rare as a
+    whole, while a name such as "Takkelenburg" is not made of words. Asked of German text
+    and of text whose language is not known."""
     if language not in ("de", None) or len(word) < 2 * COMPOUND_TAIL:
         return False
+    return _compound(word.casefold(), depth=2)
+
+
+def _compound(folded: str, depth: int) -> bool:
     from wordfreq import zipf_frequency
 
-    folded = word.casefold()
-    return any(zipf_frequency(folded[i:], "de") >= COMMON_TAIL
-               for i in range(3, len(folded) - COMPOUND_TAIL + 1))
+    return any(zipf_frequency(folded[i:], "de") >= COMMON_TAIL and _part(folded[:i], depth)
+               for i in range(HEAD, len(folded) - COMPOUND_TAIL + 1))
+
+
+def _part(head: str, depth: int) -> bool:
+    """Whether ``head`` is a word, a word with a linking "s" ("Wartungs-"), or, ``depth``
+    allowing, a compound itself."""
+    from wordfreq import zipf_frequency
+
+    return (zipf_frequency(head, "de") >= COMMON_HEAD
+            or (head.endswith("s") and zipf_frequency(head[:-1], "de") >= COMMON_HEAD)
+            or (depth > 1 and len(head) >= HEAD + COMPOUND_TAIL and _compound(head, depth - 1)))
