@@ -34,10 +34,18 @@ VERY_RARE = 2.0
 PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "di", "da", "das",
                        "do", "dos", "du", "la", "le", "ter", "ten", "y", "bin", "ibn", "al"})
 """Lower-case words that may sit inside a name ("Carlijn van Riet", "Ana de Souza")."""
+ARTICLES = {"en": frozenset({"the", "a", "an"}),
+            "de": frozenset({"der", "die", "das", "den", "dem", "des", "ein", "eine", "einen",
+                             "einem", "einer"}),
+            "fr": frozenset({"le", "la", "les", "l", "un", "une", "du"}),
+            "es": frozenset({"el", "la", "los", "las", "un", "una", "unos", "unas"})}
+"""Articles by language ("a" is one only in English: "a Tereza" is "to Tereza" in
+Spanish): a word after one is not a person's name."""
 _TOKEN = re.compile(r"(?<![\w@#/.:+'\u2019-])([^\W\d_]+(?:[-'\u2019][^\W\d_]+)*?)"
                     r"(?:['\u2019]s)?(?![\w@/'\u2019-]|\.\w)")
 """A word (group 1) without a possessive "'s" ("Sandra's"), not part of an e-mail
 address, a handle or a domain."""
+_LAST_WORD = re.compile(r"(?:^|[^\w'\u2019])(\w+)['\u2019 \t]+$")
 _OPENERS = " \t\"'\u00ab\u201c\u201e(*-"
 _NUMBER_BEFORE = re.compile(r"\d[\w/-]*[ \t]$")
 _NUMBER_AFTER = re.compile(r"[ \t]\d")
@@ -132,9 +140,18 @@ def _judge(text: str, run: list[Word], language: str | None, taken: list[tuple[i
         return []
     if len(words) > 1:
         return [Span(start, end, "PERSON", 0.55, NAME)]
-    if opens or lexicon.commonness(words[0][2], language) >= VERY_RARE:
+    if opens or _after_article(text, start, language) or lexicon.commonness(
+            words[0][2], language) >= VERY_RARE:
         return []
     return [Span(start, end, "PERSON", 0.45, NAME)]
+
+
+def _after_article(text: str, start: int, language: str | None) -> bool:
+    """Whether an article of the text's language stands right before ("the Daodejing",
+    "un cluster Proxmox"): people's names take none. Not judged when the language is not
+    known ("an" is English and German)."""
+    m = _LAST_WORD.search(text, max(0, start - 8), start)
+    return m is not None and m.group(1).casefold() in ARTICLES.get(language or "", ())
 
 
 def _numbered(text: str, start: int, end: int) -> bool:
