@@ -12,6 +12,7 @@ import importlib
 import ipaddress
 import pkgutil
 import re
+import urllib.parse
 from collections.abc import Callable
 
 import phonenumbers
@@ -140,10 +141,39 @@ def icao(value: str) -> bool:
     return sum(num(c) * (7, 3, 1)[i % 3] for i, c in enumerate(body)) % 10 == int(value[-1])
 
 
+_HOST_CHAR = r"[A-Za-z0-9]|[^\x00-\x7f\s\ufffd]"  # internationalised names: any non-ASCII
+_LABEL = re.compile(rf"(?:{_HOST_CHAR})(?:(?:{_HOST_CHAR}|-){{0,61}}(?:{_HOST_CHAR}))?")
+_TOP_LABEL = re.compile(r"[A-Za-z]{2,63}|xn--[a-z0-9-]{2,59}|[^\x00-\x7f\s\ufffd]+")
+
+
+def url_host(value: str) -> bool:
+    """Whether a link's host is one (RFC 3986 and 1123): a name of labels of letters,
+    digits and inner hyphens under an alphabetic top-level domain (or one label, an
+    intranet host), a dotted IPv4 address
+    of four parts, or a bracketed IPv6 one; "http://foobar..com", "http://127.0.0",
+    "http://-a.b.co" are no links. ``file://`` needs no host."""
+    if value.casefold().startswith("file://"):
+        return True
+    if "//[" in value and "]" not in value:
+        value += "]"  # the bracket closing an IPv6 host is left out of the finding
+    try:
+        parts = urllib.parse.urlsplit(value if "://" in value else f"//{value}")
+        host, _ = parts.hostname, parts.port  # .port raises on a malformed port
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if ":" in host or host.replace(".", "").isdigit():
+        return ip(host)
+    labels = host.split(".")  # one label: an intranet host ("http://wiki/Jane_Roe")
+    return all(_LABEL.fullmatch(label) for label in labels) and (
+        len(labels) == 1 or _TOP_LABEL.fullmatch(labels[-1]) is not None)
+
+
 NAMED: dict[str, Validator] = {
     "card": card, "luhn": luhn_ok, "iban": iban_ok, "us_ssn": us_ssn, "ip": ip, "dea": dea,
     "phone": phone, "us_npi": us_npi, "au_medicare": au_medicare, "sg_nric": sg_nric,
-    "icao": icao, "de_rvnr": de_rvnr, "mac": mac, "fi_hetu": fi_hetu,
+    "icao": icao, "de_rvnr": de_rvnr, "mac": mac, "fi_hetu": fi_hetu, "url_host": url_host,
 }
 
 

@@ -20,7 +20,7 @@ from veil.text.validators import PHONE_REGIONS
 EMAIL = PatternRecognizer("email", "EMAIL_ADDRESS", (Pattern(tp.EMAIL, 1.0),))
 # As sure as an e-mail address, and longer: a URL with a user in it
 # ("http://jo:secret@example.com") is hidden whole, not only its "jo:secret@..." tail.
-URL = PatternRecognizer("url", "URL", (Pattern(tp.URL, 1.0),))
+URL = PatternRecognizer("url", "URL", (Pattern(tp.URL, 1.0),), validator="url_host")
 DOMAIN = PatternRecognizer("domain", "URL", (Pattern(tp.BARE_DOMAIN, 0.7),))
 IPV4 = PatternRecognizer("ipv4", "IP_ADDRESS", (Pattern(tp.IPV4, 0.9),), validator="ip")
 IPV6 = PatternRecognizer("ipv6", "IP_ADDRESS", (Pattern(tp.IPV6, 0.9), Pattern(tp.IPV6_V4, 0.9)),
