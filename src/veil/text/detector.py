@@ -23,9 +23,11 @@ DEFAULT_THRESHOLD = 0.4
 
 @runtime_checkable
 class BatchRecognizer(Recognizer, Protocol):
-    """A recognizer that is cheaper on many texts at once (a model)."""
+    """A recognizer that is cheaper on many texts at once (a model). It runs after the
+    rules and sees what they found in each text (``priors``)."""
 
-    def find_many(self, texts: Sequence[str]) -> list[list[Span]]: ...
+    def find_many(self, texts: Sequence[str],
+                  priors: Sequence[Sequence[Span]]) -> list[list[Span]]: ...
 
 
 class TextDetector:
@@ -61,18 +63,19 @@ class TextDetector:
         return self.scan_many([text])[0]
 
     def scan_many(self, texts: Sequence[str]) -> list[list[Span]]:
-        """``scan`` for many texts; models run on them in batches."""
-        batched: dict[str, list[list[Span]]] = {}
-        for r in self.registry:
-            if isinstance(r, BatchRecognizer):
-                batched[r.name] = r.find_many(texts)
-        out = []
-        for i, text in enumerate(texts):
+        """``scan`` for many texts: the rules on each, then models on them in batches."""
+        models = [r for r in self.registry if isinstance(r, BatchRecognizer)]
+        rules = [r for r in self.registry if r not in models]
+        found: list[list[Span]] = []
+        for text in texts:
             spans: list[Span] = []
-            for r in self.registry:
-                spans += batched[r.name][i] if r.name in batched else r.find(text, spans)
-            out.append(self._finish(text, spans))
-        return out
+            for rule in rules:
+                spans += rule.find(text, spans)
+            found.append(spans)
+        for model in models:
+            for spans, more in zip(found, model.find_many(texts, found), strict=True):
+                spans[:0] = more  # first: a model's finding wins a tie with a rule's
+        return [self._finish(text, spans) for text, spans in zip(texts, found, strict=True)]
 
     def _finish(self, text: str, spans: list[Span]) -> list[Span]:
         spans = [c for c in (_clean_person(text, s) if s.entity == "PERSON" else s

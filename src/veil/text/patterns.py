@@ -309,10 +309,12 @@ _WEEKDAYS = ("monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|di
 # A date NER found is kept when it names a month, or a weekday with a number ("Monday the
 # 5th"): a bare year or weekday ("in 2022", "before Friday") identifies no one.
 NER_DATE_OK = re.compile(rf"(?i)\b(?:{_MONTHS})\b|\b(?:{_WEEKDAYS})\b.*\d|\d.*\b(?:{_WEEKDAYS})\b")
+MONTH_AND_DAY_WORDS = frozenset({*_MONTHS.split("|"), *_WEEKDAYS.split("|")})
+"""Months and weekdays of en, de, fr and es, lower case."""
 # Words that follow a place cue without being a place ("I'm in Love", "born in March").
 NOT_PLACES = frozenset({"love", "charge", "trouble", "town", "school", "college", "bed",
                         "hospital", "office", "shock", "pain", "time", "good", "here", "there",
-                        *_MONTHS.split("|"), *_WEEKDAYS.split("|")})
+                        *MONTH_AND_DAY_WORDS})
 _NAME_PART = rf"(?:{_WORD}|[{_UP}]\.?(?!\w))"  # a name's word or initial ("J", "J.")
 # A name after a verb of speech or credit ("said Naile", "directed by Agi Szöts",
 # "Directed By: Lincoln Ingham"), not a month or weekday ("said Monday").

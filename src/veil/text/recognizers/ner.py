@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Sequence
 
@@ -17,23 +18,70 @@ _PIECE = 20_000
 
 
 class NerRecognizer:
-    """spaCy's English NER, run only on texts whose stop words say English (or say
-    nothing): on German, French or Spanish text it takes capitalised nouns for people.
-    Texts go through the model in batches (``find_many``)."""
+    """spaCy's English NER, a second opinion after the rules: it reads only the sentences
+    of English texts (by their stop words, or texts that say nothing) holding a
+    capitalised word that no rule explained (``unexplained``); on German, French or
+    Spanish text it takes capitalised nouns for people. Sentences go through the model in
+    batches (``find_many``)."""
 
     name = NAME
     entities = ("PERSON", "LOCATION", "DATE_TIME")
     languages = ("en",)
 
     def find(self, text: str, prior: Sequence[Span] = ()) -> list[Span]:
-        return self.find_many([text])[0]
+        return self.find_many([text], [prior])[0]
 
-    def find_many(self, texts: Sequence[str]) -> list[list[Span]]:
-        english = [i for i, t in enumerate(texts) if tp.language(t) in ("en", None)]
+    def find_many(self, texts: Sequence[str],
+                  priors: Sequence[Sequence[Span]]) -> list[list[Span]]:
+        windows = [(i, start, text[start:end])
+                   for i, (text, prior) in enumerate(zip(texts, priors, strict=True))
+                   if tp.language(text) in ("en", None)
+                   for start, end in unexplained(text, prior)]
         found: list[list[Span]] = [[] for _ in texts]
-        for i, spans in zip(english, _ner_spans([texts[i] for i in english]), strict=True):
-            found[i] = spans
+        spans = _ner_spans([w[2] for w in windows])
+        for (i, offset, _), window_spans in zip(windows, spans, strict=True):
+            found[i] += [Span(s.start + offset, s.end + offset, s.entity, s.score, s.source)
+                         for s in window_spans]
         return found
+
+
+_SENTENCE = re.compile(r"[^\n.!?]*(?:[.!?]+(?=\s|\Z)|[^\n.!?]+|\n)")
+SURE_RULE = 0.6
+"""Score from which a rule's finding explains its words; weaker ones (a lone first name,
+a rare word, a gazetteer place) still ask the model, which may know better."""
+OPENING_WORD = 4.0
+"""Zipf frequency from which a capitalised word opening a sentence ("Please", "Thanks")
+asks nothing of the model."""
+
+
+def unexplained(text: str, prior: Sequence[Span]) -> list[tuple[int, int]]:
+    """The sentences of ``text`` (start, end) holding a capitalised or upper-case word that
+    no sure finding in ``prior`` covers and that is no stop word, label or title, nor a
+    common word opening its sentence: what the rules could not judge."""
+    from veil.text import lexicon
+    from veil.text.recognizers import rare_names
+
+    common = tp.trim_words() | _function_words()
+    covered = [(s.start, s.end) for s in prior if s.score >= SURE_RULE]
+    out: list[tuple[int, int]] = []
+    for sentence in _SENTENCE.finditer(text):
+        for start, end, word in rare_names.capitalised(text, sentence.start(), sentence.end()):
+            if word.casefold() in common or any(a <= start and end <= b for a, b in covered):
+                continue
+            if start == sentence.start() + len(sentence.group(0)) - len(
+                    sentence.group(0).lstrip()) and lexicon.commonness(word, None) >= OPENING_WORD:
+                continue
+            out.append(sentence.span())
+            break
+    return out
+
+
+@functools.cache
+def _function_words() -> frozenset[str]:
+    """Stop words of en, de, fr and es, case-folded, but months and weekdays: the model
+    reads dates the rules leave ("March 2021")."""
+    words = {w.casefold() for ws in tp.stop_words().values() for w in ws}
+    return frozenset(words - tp.MONTH_AND_DAY_WORDS)
 
 
 NER = NerRecognizer()

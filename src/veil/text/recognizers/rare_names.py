@@ -75,6 +75,13 @@ def rare_names(text: str, prior: Sequence[Span] = ()) -> list[Span]:
     return spans
 
 
+def capitalised(text: str, start: int = 0, end: int | None = None) -> list[Word]:
+    """The capitalised and upper-case words of ``text[start:end]``."""
+    return [(m.start(1), m.end(1), m.group(1))
+            for m in _TOKEN.finditer(text, start, len(text) if end is None else end)
+            if _case(m.group(1))]
+
+
 def kind(word: str, language: str | None) -> Kind:
     """"name" (in Veil's lists), "rare" (may be a name) or "word" (of the language, a
     place, a label, a title, a street type or a German compound noun)."""
