@@ -189,3 +189,15 @@ def test_cues_and_labels_that_are_not_names_or_places() -> None:
                         ("Kíra is from Fred. Olsen Energy Ltd", "Fred")):
         hits = [(text[s.start : s.end], s.entity) for s in DETECTOR.scan(text)]
         assert not any(v == value and e in ("PERSON", "LOCATION") for v, e in hits), hits
+
+
+def test_the_ner_model_reads_only_sentences_the_rules_left_unjudged() -> None:
+    from veil.text.recognizers.ner import unexplained
+
+    rules = TextDetector(ner=False)
+    text = ("Please call me on +44 20 7946 0958. Thanks a lot.\n"
+            "Rose Hill and Will Carter met there.")
+    first, second = text.split("\n")
+    windows = unexplained(text, rules.scan(text))
+    assert [text[a:b].strip() for a, b in windows] == [second]  # "Rose", "Will": words
+    assert unexplained(first, rules.scan(first)) == []
