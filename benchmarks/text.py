@@ -30,7 +30,10 @@ def _fmt(value: float | None) -> str:
 
 def run_veil(records: list[dict[str, Any]]) -> tuple[list[list[dict[str, Any]]], float]:
     detector = TextDetector()
-    detector.scan("Warm-up: John Smith, john@example.com.")
+    detector.scan_many([  # warm: models and every language's word lists loaded
+        "Warm-up: the meeting with Zyxa Qorvath is on Monday, john@example.com.",
+        "Das Treffen mit Zyxa Qorvath ist am Montag.", "La réunion avec Zyxa Qorvath est lundi.",
+        "La reunión con Zyxa Qorvath es el lunes.", "Zyxa Qorvath: ok"])
     texts = [r["text"] for r in records]
     start = time.perf_counter()
     found = detector.scan_many(texts)

@@ -79,7 +79,8 @@ class PatternRecognizer:
 
     def find(self, text: str, prior: Sequence[Span] = ()) -> list[Span]:
         if self.context and all(p.score < CONTEXT_ONLY for p in self.patterns) and not (
-                context_regex(self.context).search(text.lower())):
+                _may_hold(text, self.context)
+                and context_regex(self.context).search(_lower(text))):
             return []  # what it finds counts only after a context word, and there is none
         check = validators.get(self.validator) if self.validator else None
         spans = []
@@ -112,6 +113,41 @@ class FunctionRecognizer:
     def find(self, text: str, prior: Sequence[Span] = ()) -> list[Span]:
         return [s if s.source == self.name else replace(s, source=self.name)
                 for s in self.finder(text, prior)]
+
+
+@functools.lru_cache(maxsize=4)
+def _lower(text: str) -> str:
+    """``text`` in lower case, once for all the recognizers that look for context."""
+    return text.lower()
+
+
+_WORD = re.compile(r"\w+")
+_PREFIX = 24
+
+
+@functools.lru_cache(maxsize=4)
+def _word_starts(text: str) -> frozenset[str]:
+    """Every start (up to ``_PREFIX`` characters) of every word of ``text``, lower case:
+    one pass for all recognizers' context words instead of one search each."""
+    return frozenset(w[:i] for w in _WORD.findall(_lower(text))
+                     for i in range(1, min(len(w), _PREFIX) + 1))
+
+
+@functools.cache
+def _heads(words: tuple[str, ...]) -> frozenset[str] | None:
+    """The first word of each context word or phrase ("social" of "social security"), as
+    far as a word start can show it; None when one does not begin with a letter or digit."""
+    heads = [_WORD.match(w.lower()) for w in words]
+    if any(h is None for h in heads):
+        return None
+    return frozenset(h.group(0)[:_PREFIX] for h in heads if h is not None)
+
+
+def _may_hold(text: str, words: tuple[str, ...]) -> bool:
+    """False only when none of ``words`` can start a word of ``text`` (a cheap test before
+    the context regex)."""
+    heads = _heads(words)
+    return heads is None or not _word_starts(text).isdisjoint(heads)
 
 
 def _safe(check: validators.Validator, value: str) -> bool:

@@ -49,6 +49,8 @@ _SENTENCE = re.compile(r"[^\n.!?]*(?:[.!?]+(?=\s|\Z)|[^\n.!?]+|\n)")
 SURE_RULE = 0.6
 """Score from which a rule's finding explains its words; weaker ones (a lone first name,
 a rare word, a gazetteer place) still ask the model, which may know better."""
+ACRONYM = 4
+"""Upper-case words up to this long are acronyms ("IBAN", "ZIP", "CEO") to the model."""
 OPENING_WORD = 4.0
 """Zipf frequency from which a capitalised word opening a sentence ("Please", "Thanks")
 asks nothing of the model."""
@@ -56,17 +58,20 @@ asks nothing of the model."""
 
 def unexplained(text: str, prior: Sequence[Span]) -> list[tuple[int, int]]:
     """The sentences of ``text`` (start, end) holding a capitalised or upper-case word that
-    no sure finding in ``prior`` covers and that is no stop word, label or title, nor a
-    common word opening its sentence: what the rules could not judge."""
+    no sure finding (nor a place) in ``prior`` covers and that is no stop word, label,
+    title, street type or short acronym, nor a common word opening its sentence: what the
+    rules could not judge."""
     from veil.text import lexicon
     from veil.text.recognizers import rare_names
 
-    common = tp.trim_words() | _function_words()
-    covered = [(s.start, s.end) for s in prior if s.score >= SURE_RULE]
+    common = tp.trim_words() | _function_words() | tp.STREET_TYPES
+    covered = [(s.start, s.end) for s in prior
+               if s.score >= SURE_RULE or s.entity == "LOCATION"]
     out: list[tuple[int, int]] = []
     for sentence in _SENTENCE.finditer(text):
         for start, end, word in rare_names.capitalised(text, sentence.start(), sentence.end()):
-            if word.casefold() in common or any(a <= start and end <= b for a, b in covered):
+            if (word.casefold() in common or (word.isupper() and len(word) <= ACRONYM)
+                    or any(a <= start and end <= b for a, b in covered)):
                 continue
             if start == sentence.start() + len(sentence.group(0)) - len(
                     sentence.group(0).lstrip()) and lexicon.commonness(word, None) >= OPENING_WORD:
