@@ -3,6 +3,8 @@ public-domain astronaut portrait (scaled, turned, mirrored, several in one pictu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -143,6 +145,20 @@ def test_same_session_same_face_other_session_another(astronaut: np.ndarray) -> 
     difference = np.abs(first.pixels[rows, cols].astype(int) - other.pixels[rows, cols]).mean()
     assert difference > 3, "another session drew the same face"
     assert not np.array_equal(unseeded[0], unseeded[1])  # no session: new faces each time
+
+
+def test_a_video_track_keeps_one_synthetic_face(astronaut: np.ndarray) -> None:
+    # the same person on two frames, with another face appearing left of it on the
+    # second: the person keeps the face of its track, not of its place in the frame
+    (face,) = CenterFace().detect(astronaut)
+    alone = Synthesize(seed=3).apply_all(astronaut, [replace(face, track=7)])
+    x1, y1, x2, y2 = face.box
+    stranger = replace(face, box=(0, 0, max(8, x1 // 2), max(8, y1 // 2)), track=2)
+    crowded = Synthesize(seed=3).apply_all(astronaut, [stranger, replace(face, track=7)])
+    other = Synthesize(seed=3).apply_all(astronaut, [replace(face, track=8)])
+    rows, cols = inner(face.box)
+    assert np.array_equal(alone[rows, cols], crowded[rows, cols])
+    assert np.abs(alone[rows, cols].astype(int) - other[rows, cols]).mean() > 3
 
 
 def test_a_face_mask_stays_and_no_mouth_is_drawn_on_it(astronaut: np.ndarray) -> None:

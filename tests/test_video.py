@@ -314,3 +314,25 @@ def test_cli_redacts_and_scans_videos_in_a_folder(tmp_path: Path, portrait: np.n
                            str(policy)], capture_output=True, text=True, timeout=300)
     assert scan.returncode == 0, scan.stderr
     assert json.loads(scan.stdout)["tracks"][0]["first"] == 0
+
+
+def test_a_synthetic_face_stays_the_same_along_its_track(tmp_path: Path,
+                                                           portrait: np.ndarray) -> None:
+    # no session: the frames of one video still share one synthetic identity per track
+    policy = Policy.from_dict({"kinds": {"face": {"operator": "synthesize"},
+                                         **{k: {"enabled": False}
+                                            for k in ("text", "plate", "code")}}})
+    src = make_clip(tmp_path / "clip.mp4", portrait, frames=12, audio=None)
+    runs = []
+    for name in ("a.mp4", "b.mp4"):
+        VideoRedactor(policy).redact_file(src, tmp_path / name)
+        runs.append(grey_frames(tmp_path / name))
+
+    def inner(frames: list[np.ndarray], i: int) -> np.ndarray:
+        x1, y1, x2, y2 = face_at(i)
+        w, h = x2 - x1, y2 - y1
+        return frames[i][y1 + h // 4 : y2 - h // 4, x1 + w // 4 : x2 - w // 4]
+
+    along = np.abs(inner(runs[0], 4) - inner(runs[0], 8)).mean()
+    across = np.abs(inner(runs[0], 8) - inner(runs[1], 8)).mean()
+    assert along < across / 2, (along, across)

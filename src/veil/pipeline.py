@@ -125,16 +125,18 @@ class Redactor:
         return self.hide_regions(picture, regions, session), regions
 
     def hide_regions(self, picture: Picture, regions: Sequence[Region],
-             session: str | None = None) -> np.ndarray:
+             session: str | None = None, scope: str | None = None) -> np.ndarray:
         """The pixels of ``picture`` with ``regions`` (stored coordinates) hidden, each by
-        its kind's operator."""
+        its kind's operator. ``scope`` ties synthetic faces together where there is no
+        session (the frames of one video)."""
         by_operator: dict[OperatorSpec, list[Region]] = defaultdict(list)
         drawn: dict[tuple[str, str], str] = {}
         seeded: dict[OperatorSpec, OperatorSpec] = {}
         for region in regions:
             operator = self.policy.operator_for(region.kind)
             if isinstance(operator, Synthesize):  # identities tied to the session
-                operator = seeded.setdefault(operator, operator.for_session(session))
+                operator = seeded.setdefault(operator, operator.for_session(
+                    session if session is not None else scope))
             if isinstance(operator, Replace):
                 region = replace(region, text=self._surrogate(region, session, drawn))
             by_operator[operator].append(region)

@@ -18,6 +18,8 @@ class Region:
     detector found it ("centerface@1"). ``mask``, if given, is a boolean array of the
     box's shape (height, width) marking the pixels to hide. ``text`` may hold a
     recognised value and is left out of ``repr`` so it cannot reach a log line.
+    ``track``, in a video, numbers the track the region belongs to: the same thing along
+    its frames (one person keeps one synthetic face).
     """
 
     box: Box
@@ -26,6 +28,7 @@ class Region:
     source: str
     mask: np.ndarray | None = field(default=None, repr=False, compare=False)
     text: str | None = field(default=None, repr=False, compare=False)
+    track: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         x1, y1, x2, y2 = self.box

@@ -17,7 +17,9 @@ so does a face mask: where most of the lower face is far in colour from the fitt
 those pixels are kept and no mouth is drawn.
 
 The identity comes from a seed: the pipeline ties it to the session (the same faces
-within a session, different ones across sessions); without one each call draws anew.
+within a session, different ones across sessions); without one each call draws anew, but
+the frames of one video share a seed. In a video each track keeps one identity (the
+region's ``track``); in a still picture faces take theirs by their place.
 Where the mesh cannot be found (a tiny face, a profile, an occluded face, a picture that
 is not 8-bit grey or RGB) the region is filled, never left as it was.
 """
@@ -99,7 +101,9 @@ class Synthesize(OperatorBase):
         ordered = sorted(regions, key=lambda r: (r.box[0], r.box[1]))
         fallback: list[Region] = []
         for index, region in enumerate(ordered):
-            if not self._synthesize(out, region, np.random.default_rng([seed, index])):
+            # along a video track one identity, else one per face by its place
+            who = [seed, 1, region.track] if region.track is not None else [seed, index]
+            if not self._synthesize(out, region, np.random.default_rng(who)):
                 fallback.append(region)
         return Fill().apply_all(out, fallback) if fallback else out
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import secrets
 import tempfile
 import threading
 import time
@@ -310,6 +311,7 @@ class _Writer(_Stage):
         super().__init__("veil-video-encode")
         self.path, self.muxer, self.source, self.info = path, muxer, video, info
         self.audio, self.hider, self.session = audio, hider, session
+        self.scope = secrets.token_hex(16)  # one synthetic face per track, also with no session
         self.inbox: queue.Queue[object] = queue.Queue(QUEUE_FRAMES)
         self.finished = False
         self.start()
@@ -346,7 +348,8 @@ class _Writer(_Stage):
                 pixels = item.pixels
                 if item.regions:
                     picture = Picture(pixels, "RGB", "PNG")
-                    pixels = self.hider.hide_regions(picture, item.regions, self.session)
+                    pixels = self.hider.hide_regions(picture, item.regions, self.session,
+                                                     self.scope)
                 frame = VideoFrame.from_ndarray(pixels, format="rgb24")
                 frame.pts = item.pts if item.pts is not None else item.index
                 frame.time_base = self.info.time_base

@@ -99,7 +99,7 @@ class Track:
         if clipped is None:
             return None
         mask = template.mask if clipped == template.box else None
-        return replace(template, box=clipped, mask=mask)
+        return replace(template, box=clipped, mask=mask, track=self.id)
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
