@@ -204,3 +204,22 @@ def test_policy_names_the_operator() -> None:
     assert Synthesize(seed=5).for_session("a") == Synthesize(seed=5)  # a fixed seed wins
     assert Synthesize().for_session("a") == Synthesize().for_session("a")
     assert Synthesize().for_session("a") != Synthesize().for_session("b")
+
+
+def test_the_report_names_the_fill_a_face_fell_back_on(astronaut: np.ndarray) -> None:
+    # a face the landmark model cannot find (a patch of background, 40 px) is filled,
+    # and the report says so rather than "synthesize"
+    (face,) = CenterFace().detect(astronaut)
+
+    class Both:
+        name = "both"
+        kinds = ("face",)
+
+        def detect(self, image: np.ndarray) -> list[Region]:
+            return [face, Region((440, 400, 480, 440), "face", 0.9, "test")]
+
+    redactor = Redactor(Policy.from_dict({"kinds": {"face": {"operator": "synthesize"}}}),
+                        detectors=[Both()])
+    out, report = redactor.redact(Picture(astronaut, "RGB", "PNG"), session="s")
+    assert sorted(a.operator for a in report.actions) == ["fill", "synthesize"]
+    assert not out.pixels[400:440, 440:480].any()

@@ -319,20 +319,18 @@ def test_cli_redacts_and_scans_videos_in_a_folder(tmp_path: Path, portrait: np.n
 def test_a_synthetic_face_stays_the_same_along_its_track(tmp_path: Path,
                                                            portrait: np.ndarray) -> None:
     # no session: the frames of one video still share one synthetic identity per track
+    # (a new face on every frame differed by about 30 grey levels between frames)
     policy = Policy.from_dict({"kinds": {"face": {"operator": "synthesize"},
                                          **{k: {"enabled": False}
                                             for k in ("text", "plate", "code")}}})
     src = make_clip(tmp_path / "clip.mp4", portrait, frames=12, audio=None)
-    runs = []
-    for name in ("a.mp4", "b.mp4"):
-        VideoRedactor(policy).redact_file(src, tmp_path / name)
-        runs.append(grey_frames(tmp_path / name))
+    VideoRedactor(policy).redact_file(src, tmp_path / "out.mp4")
+    frames = grey_frames(tmp_path / "out.mp4")
 
-    def inner(frames: list[np.ndarray], i: int) -> np.ndarray:
+    def inner(i: int) -> np.ndarray:
         x1, y1, x2, y2 = face_at(i)
         w, h = x2 - x1, y2 - y1
         return frames[i][y1 + h // 4 : y2 - h // 4, x1 + w // 4 : x2 - w // 4]
 
-    along = np.abs(inner(runs[0], 4) - inner(runs[0], 8)).mean()
-    across = np.abs(inner(runs[0], 8) - inner(runs[1], 8)).mean()
-    assert along < across / 2, (along, across)
+    along = [np.abs(inner(a) - inner(b)).mean() for a, b in ((2, 6), (4, 8), (6, 10))]
+    assert float(np.median(along)) < 15, along

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,7 +31,7 @@ from veil.policy import Policy
 from veil.pseudo.canonical import canonical
 from veil.pseudo.engine import Pseudonymizer
 from veil.pseudo.surrogates import surrogate
-from veil.regions import Region
+from veil.regions import Box, Region
 from veil.report import Action, Report
 from veil.text.configure import detector_for
 from veil.timing import StageTimes, stage, stages
@@ -116,16 +116,13 @@ class Redactor:
         hidden by ``synthesize`` get the session's synthetic identities."""
         start = time.perf_counter()
         with stages(self.policy.limits.image_seconds) as times:
-            pixels, regions = self._redact_pixels(picture, session)
-        return picture.with_pixels(pixels), self._report(picture, regions, start, times)
-
-    def _redact_pixels(self, picture: Picture, session: str | None
-                       ) -> tuple[np.ndarray, list[Region]]:
-        regions = self.scan(picture)
-        return self.hide_regions(picture, regions, session), regions
+            regions = self.scan(picture)
+            hidden = self.hide_regions(picture, regions, session)
+        return (picture.with_pixels(hidden.pixels),
+                self._report(picture, regions, start, times, hidden.substituted))
 
     def hide_regions(self, picture: Picture, regions: Sequence[Region],
-             session: str | None = None, scope: str | None = None) -> np.ndarray:
+             session: str | None = None, scope: str | None = None) -> Hidden:
         """The pixels of ``picture`` with ``regions`` (stored coordinates) hidden, each by
         its kind's operator. ``scope`` ties synthetic faces together where there is no
         session (the frames of one video)."""
@@ -160,9 +157,14 @@ class Redactor:
         return self._report(picture, regions, start, times)
 
     def _report(self, picture: Picture, regions: list[Region], start: float,
-                times: StageTimes) -> Report:
+                times: StageTimes, substituted: Mapping[tuple[str, Box], str] | None = None
+                ) -> Report:
+        """The report of ``regions``, each under the operator that hid it: the policy's, or
+        the one it fell back on (``substituted``)."""
+        done = substituted or {}
         actions = tuple(
-            Action(r.kind, r.box, r.score, self.policy.operator_for(r.kind).name, r.source)
+            Action(r.kind, r.box, r.score,
+                   done.get((r.kind, r.box), self.policy.operator_for(r.kind).name), r.source)
             for r in regions
         )
         width, height = picture.size
@@ -190,17 +192,29 @@ class Redactor:
         return rule.enabled and (rule.threshold is None or region.score >= rule.threshold)
 
 
-def hide(picture: Picture, by_operator: Mapping[OperatorSpec, Sequence[Region]]) -> np.ndarray:
+@dataclass(frozen=True, slots=True)
+class Hidden:
+    """Pixels with regions hidden, and the regions another operator hid than the one
+    asked for (a face ``synthesize`` could not draw on, filled), by kind and box."""
+
+    pixels: np.ndarray
+    substituted: dict[tuple[str, Box], str]
+
+
+def hide(picture: Picture, by_operator: Mapping[OperatorSpec, Sequence[Region]]) -> Hidden:
     """The picture's pixels with each operator applied to its regions (alpha kept)."""
     pixels = picture.pixels
     channels = colour_channels(picture.mode)
+    substituted: dict[tuple[str, Box], str] = {}
     for operator, group in by_operator.items():
         if channels is None:
-            pixels = operator.apply_all(pixels, group)
+            pixels, names = operator.apply_noting(pixels, group)
         else:
             pixels = pixels.copy()
-            pixels[..., :channels] = operator.apply_all(pixels[..., :channels], group)
-    return pixels
+            pixels[..., :channels], names = operator.apply_noting(pixels[..., :channels], group)
+        substituted |= {(r.kind, r.box): name for r, name in zip(group, names, strict=True)
+                        if name != operator.name}
+    return Hidden(pixels, substituted)
 
 
 ImageT = TypeVar("ImageT", Image.Image, np.ndarray)

@@ -3,7 +3,7 @@ box (last row and column included) and nothing outside it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 import cv2
@@ -25,9 +25,17 @@ class Operator(Protocol):
 class OperatorBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    name: str
+
     def apply(self, image: np.ndarray, region: Region) -> np.ndarray:
         """Return a copy of ``image`` with ``region`` hidden (channels-last array)."""
         return self.apply_all(image, [region])
+
+    def apply_noting(self, image: np.ndarray, regions: Sequence[Region]
+                     ) -> tuple[np.ndarray, list[str]]:
+        """``apply_all``, and per region the name of the operator that hid it: this one,
+        or the one it fell back on (``synthesize`` fills a face it cannot draw on)."""
+        return self.apply_all(image, regions), [self.name] * len(regions)
 
     def apply_all(self, image: np.ndarray, regions: Iterable[Region]) -> np.ndarray:
         """Return a copy of ``image`` with every region hidden, copying the image once."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -96,16 +96,22 @@ class Synthesize(OperatorBase):
         return self.model_copy(update={"seed": int.from_bytes(digest[:8], "big") >> 1})
 
     def apply_all(self, image: np.ndarray, regions: Iterable[Region]) -> np.ndarray:
+        return self.apply_noting(image, list(regions))[0]
+
+    def apply_noting(self, image: np.ndarray, regions: Sequence[Region]
+                     ) -> tuple[np.ndarray, list[str]]:
         out = image.copy()
         seed = self.seed if self.seed is not None else secrets.randbits(63)
-        ordered = sorted(regions, key=lambda r: (r.box[0], r.box[1]))
-        fallback: list[Region] = []
-        for index, region in enumerate(ordered):
+        order = sorted(range(len(regions)), key=lambda i: (regions[i].box[0], regions[i].box[1]))
+        names: list[str] = [self.name] * len(regions)
+        for index, i in enumerate(order):
+            region = regions[i]
             # along a video track one identity, else one per face by its place
             who = [seed, 1, region.track] if region.track is not None else [seed, index]
             if not self._synthesize(out, region, np.random.default_rng(who)):
-                fallback.append(region)
-        return Fill().apply_all(out, fallback) if fallback else out
+                names[i] = Fill().name
+        fallback = [r for r, name in zip(regions, names, strict=True) if name != self.name]
+        return (Fill().apply_all(out, fallback) if fallback else out), names
 
     def _synthesize(self, out: np.ndarray, region: Region, rng: np.random.Generator) -> bool:
         """Draw a synthetic face over ``region`` in place; False when it cannot."""

@@ -42,6 +42,7 @@ class Variant:
 SWEEP = (
     Variant("no Veil", None),
     Variant("faces only, fill", ("face",)),
+    Variant("faces only, synthesize", ("face",), {"kinds": {"face": {"operator": "synthesize"}}}),
     Variant("text only, fill", ("text",)),
     Variant("all kinds, pixelate", ("*",), {"operator": "pixelate"}),
     Variant("all kinds, blur", ("*",), {"operator": "blur"}),

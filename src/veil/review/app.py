@@ -190,8 +190,10 @@ class Review:
             operator = self._operator(item.kind, item.operator)
             by_operator[operator].append(Region(box, item.kind, score, source))
             actions.append(Action(item.kind, box, score, item.operator, source))
-        data = encode_image(picture.with_pixels(hide(picture, by_operator)),
-                            self.policy.jpeg_quality)
+        hidden = hide(picture, by_operator)
+        actions = [replace(a, operator=hidden.substituted.get((a.kind, a.box), a.operator))
+                   for a in actions]
+        data = encode_image(picture.with_pixels(hidden.pixels), self.policy.jpeg_quality)
         dst = self.out_dir / entry.rel
         write_atomic(dst, data)
         report = replace(entry.report, actions=tuple(actions))

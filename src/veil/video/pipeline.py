@@ -349,7 +349,7 @@ class _Writer(_Stage):
                 if item.regions:
                     picture = Picture(pixels, "RGB", "PNG")
                     pixels = self.hider.hide_regions(picture, item.regions, self.session,
-                                                     self.scope)
+                                                     self.scope).pixels
                 frame = VideoFrame.from_ndarray(pixels, format="rgb24")
                 frame.pts = item.pts if item.pts is not None else item.index
                 frame.time_base = self.info.time_base
