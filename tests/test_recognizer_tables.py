@@ -184,7 +184,8 @@ FOUND = {
 }
 
 LEFT = {
-    "email": ["the @example handle", "price 3@4.50"],
+    "email": ["the @example handle", "price 3@4.50", "bounce a@invalid-.com",
+              "bounce a@-invalid.com", "too long " + "x" * 65 + "@example.com"],
     "email-obfuscated": ["look at example.com", "meet me at home"],
     "domain": ["run main.py now", "see README.md", "version 1.2.3", "open report.pdf"],
     "ipv4": ["Appelez le 01.79.75.98.55", "version 10.2.3.4.5"],

@@ -170,10 +170,21 @@ def url_host(value: str) -> bool:
         len(labels) == 1 or _TOP_LABEL.fullmatch(labels[-1]) is not None)
 
 
+def email(value: str) -> bool:
+    """Whether an e-mail address can be one (RFC 5321): a local part of at most 64
+    characters and a domain of valid labels ("a@invalid-.com" is none)."""
+    local, _, domain = value.rpartition("@")
+    labels = domain.split(".")
+    return (0 < len(local) <= 64 and len(labels) >= 2
+            and all(_LABEL.fullmatch(label) for label in labels)
+            and _TOP_LABEL.fullmatch(labels[-1]) is not None)
+
+
 NAMED: dict[str, Validator] = {
     "card": card, "luhn": luhn_ok, "iban": iban_ok, "us_ssn": us_ssn, "ip": ip, "dea": dea,
     "phone": phone, "us_npi": us_npi, "au_medicare": au_medicare, "sg_nric": sg_nric,
     "icao": icao, "de_rvnr": de_rvnr, "mac": mac, "fi_hetu": fi_hetu, "url_host": url_host,
+    "email": email,
 }
 
 

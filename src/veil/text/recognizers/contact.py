@@ -17,7 +17,8 @@ from veil.text.recognizer import (
 )
 from veil.text.validators import PHONE_REGIONS
 
-EMAIL = PatternRecognizer("email", "EMAIL_ADDRESS", (Pattern(tp.EMAIL, 1.0),))
+EMAIL = PatternRecognizer("email", "EMAIL_ADDRESS", (Pattern(tp.EMAIL, 1.0),), validator="email",
+                          cut=False)
 # As sure as an e-mail address, and longer: a URL with a user in it
 # ("http://jo:secret@example.com") is hidden whole, not only its "jo:secret@..." tail.
 URL = PatternRecognizer("url", "URL", (Pattern(tp.URL, 1.0),), validator="url_host")
