@@ -201,3 +201,11 @@ def test_the_ner_model_reads_only_sentences_the_rules_left_unjudged() -> None:
     windows = unexplained(text, rules.scan(text))
     assert [text[a:b].strip() for a, b in windows] == [second]  # "Rose", "Will": words
     assert unexplained(first, rules.scan(first)) == []
+
+
+def test_a_name_ending_in_a_combining_mark_is_hidden_whole() -> None:
+    # Yoruba tone marks are often written as combining characters (o, dot below, grave)
+    name = "Adébáyo\u0323\u0300"
+    text = f"Bonjour, je suis Oyelaran {name} et je vous écris."
+    found = [text[s.start : s.end] for s in TextDetector().scan(text) if s.entity == "PERSON"]
+    assert found == [f"Oyelaran {name}"]

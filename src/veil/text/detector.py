@@ -9,7 +9,9 @@ company's name are the company's; a street grows over the lines of its postal bl
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
 from veil.regions import Span
@@ -89,7 +91,8 @@ class TextDetector:
         if self.allow:  # values a policy never hides, and the parts of them
             kept = [m.span() for regex in self.allow for m in regex.finditer(text)]
             spans = [s for s in spans if not any(a <= s.start and s.end <= b for a, b in kept)]
-        return resolve([_address_block(text, s) if s.entity == "ADDRESS" else s
+        return resolve([_with_marks(text, _address_block(text, s) if s.entity == "ADDRESS"
+                                    else s)
                         for s in spans if s.score >= self.threshold])
 
 
@@ -100,6 +103,16 @@ def resolve(spans: Iterable[Span]) -> list[Span]:
         if all(span.end <= c.start or span.start >= c.end for c in chosen):
             chosen.append(span)
     return sorted(chosen, key=lambda s: s.start)
+
+
+def _with_marks(text: str, span: Span) -> Span:
+    """``span`` grown over the combining marks that end its last letter ("Adébáyọ̀"
+    written with U+0300): regexes stop before them, and a mark left alone is part of
+    the value."""
+    end = span.end
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
+        end += 1
+    return span if end == span.end else replace(span, end=end)
 
 
 def _address_block(text: str, span: Span, max_lines: int = 4) -> Span:
