@@ -28,6 +28,9 @@ def found(text: str, entity: str = "PERSON") -> list[str]:
     ("Why is Wairimu so quiet today?", "Wairimu"),
     ("Tadeusz Wróblewski's car was towed.", "Tadeusz Wróblewski"),
     ("Please ship the parcel to SIOSAIA TAUFA by Friday.", "SIOSAIA TAUFA"),
+    ("Hi, I am Siobhán Ní Bhraonáin from Galway.", "Siobhán Ní Bhraonáin"),
+    # a run with a lone known first name in it is one name, not the first name alone
+    ("Anwesend waren Dr. Ingeborg Roe, Piotr Wiśniewski und andere.", "Piotr Wiśniewski"),
 ])
 def test_unknown_names_in_running_text(text: str, name: str) -> None:
     assert name in found(text)

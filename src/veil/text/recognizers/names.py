@@ -58,9 +58,9 @@ def listed_names(text: str, prior: Sequence[Span] = ()) -> list[Span]:
              for m in tp.LONE_WORD.finditer(text)
              if (w := tp.POSSESSIVE.sub("", m.group(0)).casefold()) in first
              and w not in trim]  # "Sandra's" -> "Sandra"
-    for run in tp.NAME_RUN.finditer(text):
+    for run_start, run_text in _runs(text):
         words = [(m.start(), m.end(), m.group(0).casefold())
-                 for m in re.finditer(r"[^\s,]+", run.group(0))]
+                 for m in re.finditer(r"[^\s,]+", run_text)]
         while words and words[0][2] not in names:
             words.pop(0)
         while words and words[-1][2] in trim and words[-1][2] not in names:
@@ -69,11 +69,27 @@ def listed_names(text: str, prior: Sequence[Span] = ()) -> list[Span]:
         if len(words) < 2 or not any(f in first for f in folded):
             continue
         score = 0.85 if any(f in last for f in folded) else 0.6
-        end = run.start() + words[-1][1]
+        end = run_start + words[-1][1]
         if possessive := tp.POSSESSIVE.search(text, end - 2, end):  # "Anna Roe's"
             end = possessive.start()
-        spans.append(Span(run.start() + words[0][0], end, "PERSON", score, "name-list"))
+        spans.append(Span(run_start + words[0][0], end, "PERSON", score, "name-list"))
     return spans
+
+
+def _runs(text: str) -> list[tuple[int, str]]:
+    """Runs of capitalised words (start, text); a run whose comma parts are two words or
+    more each is a list of names ("Ingeborg Roe, Piotr Nowak"), each part a run, while one
+    word before a comma is a surname first ("Roe, Jane")."""
+    out = []
+    for run in tp.NAME_RUN.finditer(text):
+        parts = [(run.start() + m.start(), m.group(0)) for m in re.finditer(r"[^,]+",
+                                                                           run.group(0))]
+        parts = [(start + len(part) - len(part.lstrip()), part.strip()) for start, part in parts]
+        if len(parts) > 1 and all(len(part.split()) >= 2 for _, part in parts):
+            out += parts
+        else:
+            out.append((run.start(), run.group(0)))
+    return out
 
 
 def names_above(text: str, prior: Sequence[Span] = ()) -> list[Span]:

@@ -32,8 +32,10 @@ German text is the edge)."""
 VERY_RARE = 2.0
 """Zipf frequency under which one capitalised word inside a sentence is a name."""
 PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "di", "da", "das",
-                       "do", "dos", "du", "la", "le", "ter", "ten", "y", "bin", "ibn", "al"})
-"""Lower-case words that may sit inside a name ("Carlijn van Riet", "Ana de Souza")."""
+                       "do", "dos", "du", "la", "le", "ter", "ten", "y", "bin", "ibn", "al",
+                       "ní", "nic", "mac", "ó", "ua"})
+"""Words that may sit inside a name ("Carlijn van Riet", "Ana de Souza", "Siobhán Ní
+Bhraonáin"), in either case."""
 ARTICLES = {"en": frozenset({"the", "a", "an"}),
             "de": frozenset({"der", "die", "das", "den", "dem", "des", "ein", "eine", "einen",
                              "einem", "einer"}),
@@ -59,7 +61,9 @@ def rare_names(text: str, prior: Sequence[Span] = ()) -> list[Span]:
     """Runs of rare capitalised (or all upper-case) words, and lone very rare capitalised
     ones inside sentences."""
     language = tp.language(text, lexicon.SURE)
-    taken = [(s.start, s.end) for s in prior if s.source != NER_NAME]  # NER's: checked later
+    # what rules found before, but names (a longer run wins over a lone first name) and
+    # NER's findings (checked later)
+    taken = [(s.start, s.end) for s in prior if s.entity != "PERSON" and s.source != NER_NAME]
     spans: list[Span] = []
     run: list[Word] = []
     case = ""
