@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+import sys
 import threading
 import urllib.parse
 from collections import deque
@@ -74,7 +75,7 @@ class UpstreamDouble:
         self.redirects: dict[str, str] = {}
         self.stopping = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.base = f"http://127.0.0.1:{self.port}"
@@ -128,6 +129,16 @@ def last_user_text(body: dict[str, Any]) -> str:
                 return content
             return " ".join(p["text"] for p in content or [] if p.get("type") == "text")
     return ""
+
+
+class _Server(ThreadingHTTPServer):
+    """The double's server: a client hanging up mid-answer (the gateway stopping a stream,
+    a test timing out) is no error to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler(double: UpstreamDouble) -> type[BaseHTTPRequestHandler]:
