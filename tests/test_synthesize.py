@@ -176,6 +176,29 @@ def test_a_face_mask_stays_and_no_mouth_is_drawn_on_it(astronaut: np.ndarray) ->
     assert changed[85:110, 185:265].mean() > 0.5  # the eyes are not
 
 
+def test_hair_over_the_forehead_neither_darkens_the_face_nor_keeps_it(
+        astronaut: np.ndarray) -> None:
+    """A fringe down to the brows (as on a real phone photo where the first version took
+    the hair for skin): the face below is still replaced and not darkened by the hair."""
+    (face,) = CenterFace().detect(astronaut)
+    points = face_mesh(astronaut, face.box).points
+    x1, y1, x2, _ = face.box
+    brows = points[np.concatenate(topology().lines["right_eyebrow"]
+                                  + topology().lines["left_eyebrow"]), 1].min()
+    fringed = astronaut.copy()
+    fringed[y1 : int(brows) - 2, x1:x2] = (40, 30, 25)
+    out = Synthesize(seed=1).apply_all(fringed, [face])
+    lower = (slice(int(points[1, 1]) - 5, int(points[152, 1])),
+             slice(int(points[234, 0]) + 10, int(points[454, 0]) - 10))
+    assert structural_similarity(fringed[lower].mean(axis=2), out[lower].mean(axis=2),
+                                 data_range=255, win_size=7) < 0.5
+    cx, cy = (round(v) for v in points[168, :2])  # the nose's root, between the eyes
+    assert out[cy - 3 : cy + 3, cx - 3 : cx + 3].mean() > 0.8 * astronaut[
+        cy - 3 : cy + 3, cx - 3 : cx + 3].mean()
+    assert np.array_equal(out[y1 : int(brows) - 6, x1 + 8 : x2 - 8],
+                          fringed[y1 : int(brows) - 6, x1 + 8 : x2 - 8])  # the hair stays
+
+
 @pytest.mark.parametrize("box", [(400, 300, 500, 420), (200, 100, 212, 112)],
                          ids=["no-face-there", "too-small"])
 def test_a_face_without_landmarks_is_filled(astronaut: np.ndarray,

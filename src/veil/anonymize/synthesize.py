@@ -10,11 +10,16 @@ Nothing of the original face's pixels is copied: the face is painted from a proc
 albedo (skin with seeded texture; eyes, brows, lips, nostrils and teeth drawn from the
 drawn mesh's contours, with seeded colours) lit by four numbers per colour channel, a
 first-order lighting fit of the original skin on the mesh's normals (skin tone and light
-direction, nothing finer). The result covers the person's face and the drawn one and is
-blended into the picture with Poisson blending (OpenCV's ``seamlessClone``), which
-matches its borders to the surroundings. Hair, ears and the outline of the head stay, and
-so does a face mask: where most of the lower face is far in colour from the fitted skin,
-those pixels are kept and no mouth is drawn.
+direction, nothing finer). Which pixels are skin is judged by colour against the skin of
+a few spots that hair and face masks seldom cover all at once, so that a fringe, a beard
+or a mask does not count as skin. The result covers the person's face and the drawn one
+and is blended into the picture with Poisson blending (OpenCV's ``seamlessClone``), which
+matches its borders to the skin around it (where the original there is not skin, to the
+drawn skin, so that dark hair does not spread into the face). Hair, ears and the outline
+of the head stay, and hair reaching over the forehead or the temples stays over the drawn
+face. A face mask stays in colour and outline: where most of the lower face is not skin,
+those pixels are smoothed (no fold, nothing under it, nothing misjudged as a mask keeps
+detail) and no mouth is drawn.
 
 The identity comes from a seed: the pipeline ties it to the session (the same faces
 within a session, different ones across sessions); without one each call draws anew, but
@@ -55,13 +60,23 @@ scaled up: the synthetic face has no finer detail to lose."""
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 NOSE_RIGHT, NOSE_LEFT = 98, 327
 CHEEKS = (50, 280)
+EYE_CORNERS = (33, 133, 263, 362)
 NOSE_BRIDGE = 197
-FAR_FROM_SKIN = 25.0
-"""Colour distance (CIELAB delta E) from the fitted skin beyond which a pixel of the lower
-face is not skin."""
+SKIN_APART = 15.0
+"""Colour distance (CIELAB, lightness counted less: ``LIGHTNESS_SLACK``) from the person's
+skin beyond which a pixel is not skin (hair, a face mask, a beard)."""
 OCCLUDED = 0.45
 """Share of the lower face (below the nose's middle) not skin from which it counts as
 covered (a face mask): those pixels are kept, no mouth is drawn."""
+SKIN_SPOTS = (9, 168, 6, 117, 346, 118, 347)
+"""Between the brows, the nose's root and bridge, the upper cheeks (above a face mask,
+below a fringe)."""
+SKIN_CHROMA = 8.0
+SKIN_HUES = (10.0, 90.0)
+"""CIELAB chroma and hue angles (degrees, red to yellow) of skin under ordinary light; a
+white or blue face mask and black or grey hair fall outside."""
+LIGHTNESS_SLACK = 2.5
+"""How much less a difference in lightness counts than one in hue when judging skin."""
 CAVITY = 1.2
 """How much darker hollows of the mesh (eye sockets, beside the nose, under the lip) are
 drawn, per eye distance of depth below the surroundings."""
@@ -197,15 +212,24 @@ def _render_into(image: np.ndarray, points: np.ndarray, drawn: np.ndarray, box: 
     mask = cv2.erode(mask, np.ones((2 * shrink + 1, 2 * shrink + 1), np.uint8)) & inside
     if int(mask.sum()) < 64:
         return None
-    render, keep = _paint(dst, pts, new, mask.astype(bool), who, rng)
-    mask[keep] = 0
+    painted = _paint(dst, pts, new, mask.astype(bool), who, rng)
+    render, keep = painted.face, painted.covered
+    mask[keep | painted.hair] = 0
     if int(mask.sum()) < 64:
         return None
+    # within the box the blend takes its border from the drawn skin wherever the original
+    # there is not skin (hair, a face mask), so that their colour does not spread into the
+    # face; at the box's edge from the original, so that the face meets it without a step
+    around = dst.copy()
+    unlike = (painted.apart >= SKIN_APART) & inside.astype(bool)
+    around[unlike] = render[unlike]
     ys, xs = np.nonzero(mask)
     rx, ry, rw, rh = xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
-    blended = cv2.seamlessClone(render, np.ascontiguousarray(dst), mask * 255,
+    blended = cv2.seamlessClone(render, around, mask * 255,
                                 (int(rx + rw // 2), int(ry + rh // 2)), cv2.NORMAL_CLONE)
-    alpha = mask.astype(np.float32)
+    if keep.any():  # a face mask keeps its colour and outline, not its folds or what is under it
+        blended[keep] = _smoothed(dst, keep, span * scale * 0.06)[keep]
+    alpha = (mask | keep).astype(np.float32)
     if scale < 1:
         full = (wx2 - wx1, wy2 - wy1)
         blended = cv2.resize(blended, full, interpolation=cv2.INTER_LINEAR)
@@ -219,13 +243,26 @@ def _render_into(image: np.ndarray, points: np.ndarray, drawn: np.ndarray, box: 
     return window
 
 
+@dataclass(frozen=True, slots=True)
+class _Painted:
+    """A drawn face (RGB uint8, the window's size) and, in the original: the occluders of
+    the lower face (a face mask, kept smoothed), the hair reaching over the forehead and
+    the temples (kept as it is) and how far each pixel is in colour from the person's
+    skin (``_skin_apart``)."""
+
+    face: np.ndarray
+    covered: np.ndarray
+    hair: np.ndarray
+    apart: np.ndarray
+
+
 def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.ndarray,
-           who: _Identity, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """The synthetic face drawn on ``pts`` over the whole window, RGB uint8 (blending reads
-    it inside ``mask`` and just around it: beyond the face it continues the fitted skin, so
-    that no step at the mask's border is carried into the blend), and the occluders to
-    keep. The person's own points (``person``) only say where the original's features lie
-    (kept out of the light fit) and where its lower face is."""
+           who: _Identity, rng: np.random.Generator) -> _Painted:
+    """The synthetic face drawn on ``pts`` over the whole window (blending reads it inside
+    ``mask`` and just around it: beyond the face it continues the fitted skin, so that no
+    step at the mask's border is carried into the blend), with what the original holds
+    there (see ``_Painted``). The person's own points (``person``) only say where the
+    original's features lie (kept out of the light fit) and where its lower face is."""
     lines = topology().lines
     shape = original.shape[:2]
     right, left = pts[RIGHT_EYE_OUTER, :2], pts[LEFT_EYE_OUTER, :2]
@@ -246,9 +283,13 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
     bridge = person[NOSE_BRIDGE]
     height = (cols - bridge[0]) * down[0] + (rows - bridge[1]) * down[1]
     upper = skin & (height < 0)  # above the nose's middle: rarely covered (masks, beards)
+    apart = _skin_apart(original, person, eye_dist)
+    like = apart < SKIN_APART  # not hair, a mask, a beard
     light = _fit_light(original, normals, next(
-        (m for m in (upper, skin, mask) if m.sum() >= 32), mask))
-    keep = _occluders(original, light, mask & (height > 0))
+        (m for m in (skin & like, upper, skin, mask) if m.sum() >= 32), mask))
+    keep = _occluders(mask & (height > 0), like)
+    eye_line = float(((person[list(EYE_CORNERS), :2] - bridge[:2]) @ down).mean())
+    hair = _reaching_in(~like & ~features & (height < eye_line), mask)
     tone = np.maximum(np.median(light[mask], axis=0), 1.0)
     cavity = depth - cv2.GaussianBlur(depth, (0, 0), eye_dist * 0.3)
     shading = np.clip(light * (1 + CAVITY * np.clip(cavity / eye_dist, -0.3, 0.3))[..., None],
@@ -315,7 +356,7 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
         paint(where * 0.9, np.full(3, who.brow_darkness, np.float32))
 
     if keep.any():  # the mouth and nostrils are under a mask, kept as they are
-        return _finish(original, albedo, shading, skin, rng), keep
+        return _Painted(_finish(original, albedo, shading, skin, rng), keep, hair, apart)
 
     # mouth: lips tinted, the opening dark with teeth on top
     outer, inner = lines["lips"]
@@ -343,7 +384,7 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
         hole = cv2.GaussianBlur(hole, (0, 0), max(0.6, eye_dist * 0.02))
         paint(hole * 0.8, np.full(3, 0.35, np.float32))
 
-    return _finish(original, albedo, shading, skin, rng), keep
+    return _Painted(_finish(original, albedo, shading, skin, rng), keep, hair, apart)
 
 
 def _finish(original: np.ndarray, albedo: np.ndarray, shading: np.ndarray, skin: np.ndarray,
@@ -355,14 +396,60 @@ def _finish(original: np.ndarray, albedo: np.ndarray, shading: np.ndarray, skin:
     return np.asarray(np.clip(np.rint(face), 0, 255), np.uint8)
 
 
-def _occluders(original: np.ndarray, light: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """Where a mask (or a hand, a scarf) covers the lower face: its pixels that are far in
-    colour from the fitted skin, when they are most of the lower face; else nothing."""
+def _skin_apart(original: np.ndarray, person: np.ndarray, eye_dist: float) -> np.ndarray:
+    """How far each pixel is in colour from the person's skin (CIELAB; shading may darken or
+    lighten skin, so lightness counts less than hue). The skin's colour is the median over
+    small spots that hair, a face mask or a beard seldom cover all at once (``SKIN_SPOTS``),
+    of those whose colour could be skin at all (``_could_be_skin``: not a white or blue
+    mask, not black hair); of all of them where none could (a grey picture, odd light)."""
+    lab = cv2.cvtColor(original.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    radius = max(1, round(eye_dist * 0.08))
+    spots = []
+    for index in SKIN_SPOTS:
+        disc = np.zeros(original.shape[:2], np.uint8)
+        cv2.circle(disc, _pt(person[index]), radius, 1, -1)
+        if disc.any():
+            spots.append(np.median(lab[disc.astype(bool)], axis=0))
+    if not spots:
+        return np.full(original.shape[:2], np.inf, np.float32)
+    colours = np.array(spots)
+    plausible = colours[_could_be_skin(colours)]
+    seed = np.median(plausible if len(plausible) else colours, axis=0)
+    apart = (lab - seed) / np.array([LIGHTNESS_SLACK, 1.0, 1.0], np.float32)
+    return np.asarray(np.linalg.norm(apart, axis=2))
+
+
+def _could_be_skin(lab: np.ndarray) -> np.ndarray:
+    """Which CIELAB colours (N x 3) are in the range of human skin under ordinary light:
+    some colour (chroma at least ``SKIN_CHROMA``) with a hue from red to yellow."""
+    hue = np.degrees(np.arctan2(lab[:, 2], lab[:, 1]))
+    return np.asarray((np.hypot(lab[:, 1], lab[:, 2]) >= SKIN_CHROMA)
+                      & (hue >= SKIN_HUES[0]) & (hue <= SKIN_HUES[1]))
+
+
+def _reaching_in(candidates: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The pixels of ``candidates`` inside ``mask`` that are connected to candidates outside
+    it: hair (or a hat) reaching into the face from beyond."""
+    _, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
+    from_outside = np.unique(labels[candidates & ~mask])
+    return np.asarray(np.isin(labels, from_outside[from_outside > 0]) & mask)
+
+
+def _smoothed(image: np.ndarray, where: np.ndarray, sigma: float) -> np.ndarray:
+    """``image`` averaged over ``where`` alone (normalised Gaussian), ``sigma`` px."""
+    weight = where.astype(np.float32)
+    sigma = max(1.0, sigma)
+    total = cv2.GaussianBlur(image.astype(np.float32) * weight[..., None], (0, 0), sigma)
+    share = cv2.GaussianBlur(weight, (0, 0), sigma)[..., None]
+    return np.asarray(np.clip(np.rint(total / np.maximum(share, 1e-6)), 0, 255), np.uint8)
+
+
+def _occluders(lower: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """Where a mask (or a hand, a scarf) covers the lower face: its pixels that are not
+    like the skin, when they are most of the lower face; else nothing."""
     if lower.sum() < 32:
         return np.zeros(lower.shape, bool)
-    lab = cv2.cvtColor(original.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
-    fit = cv2.cvtColor(np.clip(light, 0, 255).astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
-    far = lower & (np.linalg.norm(lab - fit, axis=2) > FAR_FROM_SKIN)
+    far = lower & ~like
     if far.sum() < OCCLUDED * lower.sum():
         return np.zeros(lower.shape, bool)
     side = max(3, round(np.sqrt(lower.sum()) * 0.08)) | 1
