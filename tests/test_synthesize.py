@@ -40,6 +40,7 @@ VARIANTS = {
     "portrait": lambda a: a,
     "scaled": lambda a: cv2.resize(a, (200, 200), interpolation=cv2.INTER_AREA),
     "turned": lambda a: turned(a, -30),
+    "lying": lambda a: np.rot90(a),
     "mirrored": lambda a: a[:, ::-1],
     "group": group,
 }

@@ -3,9 +3,9 @@ inside Veil (made from the mediapipe 0.10.14 wheel by scripts/convert_face_landm
 
 The model reads a 192x192 crop around one face and gives 468 points (x, y and a relative
 depth z) and a face-presence score. A first pass reads an upright square around the
-detector's box; a second reads the square the first pass's points span, turned so the eyes
-are level, as MediaPipe's own tracking does: faces turned in the picture's plane are read
-upright.
+detector's box (where it finds no face, also turned by a quarter turn either way); a second
+reads the square the first pass's points span, turned so the eyes are level, as MediaPipe's
+own tracking does: faces turned in the picture's plane are read upright.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ BOX_SCALE = 1.35
 from the hairline to the chin)."""
 POINTS_SCALE = 1.5
 """Side of the second crop, a multiple of the extent of the first pass's points."""
+FOUND = 0.5
+"""Face-presence score of the first pass below which the crop is also read turned by a
+quarter turn either way (the model reads faces up to about 45 degrees off upright)."""
+QUARTER_TURNS = (np.pi / 2, -np.pi / 2)
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 """The outer eye corners (the person's right eye is on the picture's left)."""
 
@@ -116,7 +120,11 @@ def face_mesh(image: np.ndarray, box: Box) -> FaceMesh:
     """The landmarks of the face in ``box`` of an RGB image (two passes, see module)."""
     x1, y1, x2, y2 = box
     centre = ((x1 + x2) / 2, (y1 + y2) / 2)
-    first = _read(image, centre, max(x2 - x1, y2 - y1) * BOX_SCALE, 0.0)
+    side = max(x2 - x1, y2 - y1) * BOX_SCALE
+    first = _read(image, centre, side, 0.0)
+    if first.score < FOUND:  # a face lying on its side (a person lying down, a turned photo)
+        first = max([first, *(_read(image, centre, side, a) for a in QUARTER_TURNS)],
+                    key=lambda mesh: mesh.score)
     pts = first.points
     dx, dy = pts[LEFT_EYE_OUTER, :2] - pts[RIGHT_EYE_OUTER, :2]
     angle = float(np.arctan2(dy, dx))
