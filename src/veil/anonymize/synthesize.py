@@ -77,6 +77,11 @@ SKIN_HUES = (10.0, 90.0)
 white or blue face mask and black or grey hair fall outside."""
 LIGHTNESS_SLACK = 2.5
 """How much less a difference in lightness counts than one in hue when judging skin."""
+SCLERA = (0.74, 0.70, 0.66)
+"""The white of the eye under average light (linear RGB 0..1): in a face it is never
+paper white."""
+LID_SHADOW = 0.18
+"""How much darker the fold over the upper lid is drawn."""
 CAVITY = 1.2
 """How much darker hollows of the mesh (eye sockets, beside the nose, under the lip) are
 drawn, per eye distance of depth below the surroundings."""
@@ -218,10 +223,10 @@ def _render_into(image: np.ndarray, points: np.ndarray, drawn: np.ndarray, box: 
     if int(mask.sum()) < 64:
         return None
     # within the box the blend takes its border from the drawn skin wherever the original
-    # there is not skin (hair, a face mask), so that their colour does not spread into the
-    # face; at the box's edge from the original, so that the face meets it without a step
+    # there is hair or a face mask, so that their colour does not spread into the face; at
+    # the box's edge from the original, so that the face meets it without a step
     around = dst.copy()
-    unlike = (painted.apart >= SKIN_APART) & inside.astype(bool)
+    unlike = painted.foreign & inside.astype(bool)
     around[unlike] = render[unlike]
     ys, xs = np.nonzero(mask)
     rx, ry, rw, rh = xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
@@ -247,13 +252,13 @@ def _render_into(image: np.ndarray, points: np.ndarray, drawn: np.ndarray, box: 
 class _Painted:
     """A drawn face (RGB uint8, the window's size) and, in the original: the occluders of
     the lower face (a face mask, kept smoothed), the hair reaching over the forehead and
-    the temples (kept as it is) and how far each pixel is in colour from the person's
-    skin (``_skin_apart``)."""
+    the temples (kept as it is) and what is foreign to the face there: what is darker than
+    the skin and not like it (hair), and the occluders."""
 
     face: np.ndarray
     covered: np.ndarray
     hair: np.ndarray
-    apart: np.ndarray
+    foreign: np.ndarray
 
 
 def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.ndarray,
@@ -289,7 +294,10 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
         (m for m in (skin & like, upper, skin, mask) if m.sum() >= 32), mask))
     keep = _occluders(mask & (height > 0), like)
     eye_line = float(((person[list(EYE_CORNERS), :2] - bridge[:2]) @ down).mean())
-    hair = _reaching_in(~like & ~features & (height < eye_line), mask)
+    grey = original.astype(np.float32).mean(axis=2)
+    darker = grey < np.median(grey[mask & like]) if (mask & like).any() else True
+    hair = _reaching_in(~like & darker & ~features & (height < eye_line), mask)
+    foreign = (~like & darker) | keep
     tone = np.maximum(np.median(light[mask], axis=0), 1.0)
     cavity = depth - cv2.GaussianBlur(depth, (0, 0), eye_dist * 0.3)
     shading = np.clip(light * (1 + CAVITY * np.clip(cavity / eye_dist, -0.3, 0.3))[..., None],
@@ -321,7 +329,12 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
         (outline,) = lines[name]
         eye = pts[outline, :2]
         sclera = _soft_poly(shape, eye)
-        paint(sclera, absolute((0.80, 0.78, 0.74)))
+        # the lid's fold: a soft shadow over the upper lid
+        fold = np.vstack([eye[7:], (eye[7:] - down * eye_dist * 0.12)[::-1]])
+        shadow = cv2.GaussianBlur(_poly(shape, fold).astype(np.float32), (0, 0),
+                                  max(0.6, eye_dist * 0.04))
+        albedo *= 1 - LID_SHADOW * shadow[..., None]
+        paint(sclera, absolute(SCLERA))
         gaze = _gaze(original, person[outline, :2], across)
         corners = eye[[7, 15]]  # inner and outer corner
         width = float(np.linalg.norm(corners[1] - corners[0]))
@@ -344,6 +357,10 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
         cv2.polylines(lash, [np.round(upper).astype(np.int32)], False, 1.0, thin + 1,
                       cv2.LINE_AA)
         paint(lash * 0.85, absolute((0.08, 0.06, 0.05)))
+        lower_lid = np.zeros(shape, np.float32)  # the lower lid's faint edge
+        cv2.polylines(lower_lid, [np.round(eye[:8]).astype(np.int32)], False, 1.0, thin,
+                      cv2.LINE_AA)
+        albedo *= 1 - 0.25 * lower_lid[..., None]
 
     # brows, thickened with the identity
     for name in ("right_eyebrow", "left_eyebrow"):
@@ -356,7 +373,7 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
         paint(where * 0.9, np.full(3, who.brow_darkness, np.float32))
 
     if keep.any():  # the mouth and nostrils are under a mask, kept as they are
-        return _Painted(_finish(original, albedo, shading, skin, rng), keep, hair, apart)
+        return _Painted(_finish(original, albedo, shading, skin, rng), keep, hair, foreign)
 
     # mouth: lips tinted, the opening dark with teeth on top
     outer, inner = lines["lips"]
@@ -384,7 +401,7 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
         hole = cv2.GaussianBlur(hole, (0, 0), max(0.6, eye_dist * 0.02))
         paint(hole * 0.8, np.full(3, 0.35, np.float32))
 
-    return _Painted(_finish(original, albedo, shading, skin, rng), keep, hair, apart)
+    return _Painted(_finish(original, albedo, shading, skin, rng), keep, hair, foreign)
 
 
 def _finish(original: np.ndarray, albedo: np.ndarray, shading: np.ndarray, skin: np.ndarray,
@@ -429,7 +446,8 @@ def _could_be_skin(lab: np.ndarray) -> np.ndarray:
 
 def _reaching_in(candidates: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The pixels of ``candidates`` inside ``mask`` that are connected to candidates outside
-    it: hair (or a hat) reaching into the face from beyond."""
+    it: hair (or a hat) reaching into the face from beyond. (Only what is darker than the
+    skin is a candidate: a forehead lit white is not hair.)"""
     _, labels = cv2.connectedComponents(candidates.astype(np.uint8), connectivity=8)
     from_outside = np.unique(labels[candidates & ~mask])
     return np.asarray(np.isin(labels, from_outside[from_outside > 0]) & mask)
