@@ -73,6 +73,17 @@ def test_margin_grows_boxes(astronaut: np.ndarray) -> None:
     assert loose[2] > tight[2] and loose[3] > tight[3]
 
 
+def test_a_box_on_a_part_of_a_better_face_is_not_a_face_of_its_own() -> None:
+    """On a real 7-megapixel group photo the model also answered, weakly, to a mouth and a
+    cheek of large faces: those boxes count as parts of the face, two faces side by side
+    or overlapping a little stay two."""
+    boxes = np.array([[300, 300, 700, 800], [350, 650, 650, 780],  # a face, its mouth
+                      [800, 300, 1200, 800], [1150, 320, 1500, 800]], np.float32)
+    scores = np.array([0.9, 0.4, 0.9, 0.8], np.float32)
+    kept = faces._nms(boxes, scores, 0.3, contained=faces.CONTAINED)
+    assert sorted(kept.tolist()) == [0, 2, 3]
+
+
 def test_no_faces_on_a_plain_image() -> None:
     assert CenterFace().detect(np.full((300, 400, 3), 128, np.uint8)) == []
 

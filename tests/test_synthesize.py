@@ -200,6 +200,20 @@ def test_hair_over_the_forehead_neither_darkens_the_face_nor_keeps_it(
                           fringed[y1 : int(brows) - 6, x1 + 8 : x2 - 8])  # the hair stays
 
 
+def test_a_second_box_on_a_part_of_the_face_draws_no_second_face(
+        astronaut: np.ndarray) -> None:
+    (face,) = CenterFace().detect(astronaut)
+    x1, y1, x2, y2 = face.box
+    mouth = Region((x1 + 10, y1 + (y2 - y1) * 2 // 3, x2 - 10, y2), "face", 0.3, "test")
+    alone = Synthesize(seed=1).apply_all(astronaut, [face])
+    out, names = Synthesize(seed=1).apply_noting(astronaut, [mouth, face])
+    assert np.array_equal(out, alone) and names == ["synthesize", "synthesize"]
+    sticking_out = replace(mouth, box=(x1 + 10, y2 - 20, x2 - 10, y2 + 4))
+    out = Synthesize(seed=1).apply_all(astronaut, [face, sticking_out])
+    assert not out[y2 : y2 + 4, x1 + 10 : x2 - 10].any()  # what lies outside is filled
+    assert np.array_equal(out[y1:y2], alone[y1:y2])
+
+
 @pytest.mark.parametrize("box", [(400, 300, 500, 420), (200, 100, 212, 112)],
                          ids=["no-face-there", "too-small"])
 def test_a_face_without_landmarks_is_filled(astronaut: np.ndarray,

@@ -82,6 +82,9 @@ SCLERA = (0.74, 0.70, 0.66)
 paper white."""
 LID_SHADOW = 0.18
 """How much darker the fold over the upper lid is drawn."""
+NESTED = 0.8
+"""Share of a region's area inside a face already drawn from which it is a part of that
+face, not a face of its own."""
 CAVITY = 1.2
 """How much darker hollows of the mesh (eye sockets, beside the nose, under the lip) are
 drawn, per eye distance of depth below the surroundings."""
@@ -122,13 +125,23 @@ class Synthesize(OperatorBase):
                      ) -> tuple[np.ndarray, list[str]]:
         out = image.copy()
         seed = self.seed if self.seed is not None else secrets.randbits(63)
-        order = sorted(range(len(regions)), key=lambda i: (regions[i].box[0], regions[i].box[1]))
+        by_place = sorted(range(len(regions)),
+                          key=lambda i: (regions[i].box[0], regions[i].box[1]))
+        place = {i: n for n, i in enumerate(by_place)}
         names: list[str] = [self.name] * len(regions)
-        for index, i in enumerate(order):
-            region = regions[i]
+        drawn: list[Box] = []
+        for i in sorted(by_place, key=lambda i: -_area(regions[i].box)):  # larger first
+            region, index = regions[i], place[i]
+            if any(_share_inside(region.box, box) >= NESTED for box in drawn):
+                # a part of a face already drawn (a second, smaller box on its mouth):
+                # drawing again would put a face on the face; what sticks out is filled
+                _fill_outside(out, region.box, drawn)
+                continue
             # along a video track one identity, else one per face by its place
             who = [seed, 1, region.track] if region.track is not None else [seed, index]
-            if not self._synthesize(out, region, np.random.default_rng(who)):
+            if self._synthesize(out, region, np.random.default_rng(who)):
+                drawn.append(region.box)
+            else:
                 names[i] = Fill().name
         fallback = [r for r, name in zip(regions, names, strict=True) if name != self.name]
         return (Fill().apply_all(out, fallback) if fallback else out), names
@@ -153,6 +166,26 @@ class Synthesize(OperatorBase):
         if grey:
             out[...] = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).reshape(out.shape)
         return True
+
+
+def _area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
+
+
+def _share_inside(box: Box, other: Box) -> float:
+    """The share of ``box``'s area that lies inside ``other``."""
+    w = min(box[2], other[2]) - max(box[0], other[0])
+    h = min(box[3], other[3]) - max(box[1], other[1])
+    return max(0, w) * max(0, h) / max(_area(box), 1)
+
+
+def _fill_outside(out: np.ndarray, box: Box, drawn: Sequence[Box]) -> None:
+    """Fill (black) the pixels of ``box`` outside every box of ``drawn``."""
+    x1, y1, x2, y2 = box
+    outside = np.ones((y2 - y1, x2 - x1), bool)
+    for a1, b1, a2, b2 in drawn:
+        outside[max(b1 - y1, 0) : max(b2 - y1, 0), max(a1 - x1, 0) : max(a2 - x1, 0)] = False
+    out[y1:y2, x1:x2][outside] = 0
 
 
 def _inside(points: np.ndarray, box: Box) -> bool:

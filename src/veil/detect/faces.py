@@ -55,6 +55,9 @@ CROWD = 4
 photo, a street, a stadium), where faint faces are more likely faces than texture."""
 UNSEEN_THRESHOLD = 0.15
 """Score a face needs when the other pass cannot see it (too small there)."""
+CONTAINED = 0.8
+"""Share of a box's area inside a better-scoring face from which it is a part of that face
+(the model also answers to a mouth or a cheek of a large face), not a face of its own."""
 
 
 def model_path() -> Path:
@@ -154,7 +157,7 @@ class CenterFace:
             dets = self._confirmed(found)
         if not len(dets):
             return []
-        keep = _nms(dets[:, :4], dets[:, 4], 0.3)
+        keep = _nms(dets[:, :4], dets[:, 4], 0.3, contained=CONTAINED)
         regions = []
         for x1, y1, x2, y2, score in dets[keep]:
             box = clip_box(grow_box((x1, y1, x2, y2), self.margin), w, h)
@@ -269,8 +272,11 @@ def _decode(heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: 
     return rows.astype(np.float32)
 
 
-def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices of boxes kept by greedy non-maximum suppression."""
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float,
+         contained: float = 1.01) -> np.ndarray:
+    """Indices of boxes kept by greedy non-maximum suppression: a box goes when it overlaps
+    a better one by more than ``iou`` or when at least ``contained`` of its area lies
+    inside a better one."""
     order = np.argsort(-scores)
     areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     keep: list[int] = []
@@ -284,5 +290,5 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
         yy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
         inter = np.clip(xx2 - xx1, 0, None) * np.clip(yy2 - yy1, 0, None)
         overlap = inter / (areas[i] + areas[rest] - inter + 1e-9)
-        order = rest[overlap < iou]
+        order = rest[(overlap < iou) & (inter / (areas[rest] + 1e-9) < contained)]
     return np.asarray(keep, dtype=np.int64)
