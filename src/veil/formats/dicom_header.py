@@ -46,6 +46,7 @@ from pydicom.uid import UID
 from veil.formats.dicom_profile import PROFILE
 from veil.policy import DicomPolicy
 from veil.regions import Span
+from veil.text.recognizer import Passage
 
 _EXACT: dict[int, tuple[str, tuple[str, ...]]] = {
     (g << 16) | e: (action, options)
@@ -315,6 +316,6 @@ class HeaderValues:
                                 + r"(?![\w])", re.IGNORECASE))
             for entity, text in sorted(set(values), key=lambda v: -len(v[1]))]
 
-    def find(self, text: str, prior: Sequence[Span]) -> list[Span]:
+    def find(self, passage: Passage, prior: Sequence[Span]) -> list[Span]:
         return [Span(m.start(), m.end(), entity, 0.95, self.name)
-                for entity, pattern in self._patterns for m in pattern.finditer(text)]
+                for entity, pattern in self._patterns for m in pattern.finditer(passage.text)]

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from veil.regions import Span
 from veil.text import patterns as tp
-from veil.text.recognizer import Recognizer
+from veil.text.recognizer import Passage, Recognizer
 from veil.text.recognizers.ner import NAME as NER_NAME
 from veil.text.registry import Registry, default_registry
 
@@ -28,7 +28,7 @@ class BatchRecognizer(Recognizer, Protocol):
     """A recognizer that is cheaper on many texts at once (a model). It runs after the
     rules and sees what they found in each text (``priors``)."""
 
-    def find_many(self, texts: Sequence[str],
+    def find_many(self, passages: Sequence[Passage],
                   priors: Sequence[Sequence[Span]]) -> list[list[Span]]: ...
 
 
@@ -68,14 +68,15 @@ class TextDetector:
         """``scan`` for many texts: the rules on each, then models on them in batches."""
         models = [r for r in self.registry if isinstance(r, BatchRecognizer)]
         rules = [r for r in self.registry if r not in models]
+        passages = [Passage(text) for text in texts]
         found: list[list[Span]] = []
-        for text in texts:
+        for passage in passages:
             spans: list[Span] = []
             for rule in rules:
-                spans += rule.find(text, spans)
+                spans += rule.find(passage, spans)
             found.append(spans)
         for model in models:
-            for spans, more in zip(found, model.find_many(texts, found), strict=True):
+            for spans, more in zip(found, model.find_many(passages, found), strict=True):
                 spans[:0] = more  # first: a model's finding wins a tie with a rule's
         return [self._finish(text, spans) for text, spans in zip(texts, found, strict=True)]
 

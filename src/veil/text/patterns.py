@@ -449,9 +449,9 @@ def _stop_words() -> dict[str, frozenset[str]]:
 _LETTERS = re.compile(r"[^\W\d_]+")
 
 
-def language(text: str, votes: int = 1) -> str | None:
-    """en, de, fr or es by their own stop words; None when fewer than ``votes`` of the
-    text's words say so."""
+def language_votes(text: str) -> tuple[str, int]:
+    """The one of en, de, fr and es whose own stop words are most of the words of ``text``
+    (its first 2,000 characters), and how many of its words those are."""
     counts = dict.fromkeys(("en", "de", "fr", "es"), 0)
     stop = _stop_words()
     for word in _LETTERS.findall(text[:2000].lower()):
@@ -459,7 +459,7 @@ def language(text: str, votes: int = 1) -> str | None:
             if word in words:
                 counts[lang] += 1
     best = max(counts, key=lambda k: counts[k])
-    return best if counts[best] >= max(votes, 1) else None
+    return best, counts[best]
 
 
 @functools.cache

@@ -1,9 +1,12 @@
 """The unit of text detection: a named recognizer that finds one or a few entity kinds.
 
-Two shapes behind one protocol: ``PatternRecognizer`` (regexes, context words, a named
-validator, a score: the shape a policy can write too) and ``FunctionRecognizer`` (a rule
-that needs code: phone numbers, dates, names from lists). Every Span a recognizer
-returns carries its name as ``source``, so a user can see why a value was hidden.
+Shapes behind one protocol: ``PatternRecognizer`` (regexes, context words, a named
+validator, a score: the shape a policy can write too), ``FunctionRecognizer`` (a rule
+that needs code: phone numbers, dates, names from lists) and ``PassageRecognizer`` (such a
+rule that asks what is known of the whole text: its language). Every recognizer gets the
+text as a ``Passage``, which works out the text's language once for all of them. Every
+Span a recognizer returns carries its name as ``source``, so a user can see why a value
+was hidden.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
 from veil.regions import Span
+from veil.text import patterns as tp
 from veil.text import validators
 
 CONTEXT_WINDOW = 48
@@ -28,11 +32,34 @@ value is what the words say it is, whatever else its digits could dial or be (a 
 African ID number after "ID number" is not a card number because it passes Luhn)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A text under detection and what several recognizers ask of it (its language by
+    stop words), worked out once: the detector makes one per text and hands it to every
+    recognizer, rules and models. It stays small, as the detector keeps a batch's
+    Passages until the models have read them all: what only the rules share (the text's
+    lower case, its word starts) is cached for the text in hand instead."""
+
+    text: str
+    _best: str = field(init=False, repr=False)
+    _votes: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        best, votes = tp.language_votes(self.text)
+        object.__setattr__(self, "_best", best)
+        object.__setattr__(self, "_votes", votes)
+
+    def language(self, votes: int = 1) -> str | None:
+        """en, de, fr or es by their own stop words; None when fewer than ``votes`` of the
+        text's words say so."""
+        return self._best if self._votes >= max(votes, 1) else None
+
+
 @runtime_checkable
 class Recognizer(Protocol):
-    """Finds values of ``entities`` in a text. ``languages`` ("en", "de", ...) are those
-    whose texts it is meant for; empty means every language. ``prior`` holds what the
-    recognizers before it in the registry found in the same text."""
+    """Finds values of ``entities`` in a text (``passage.text``). ``languages`` ("en",
+    "de", ...) are those whose texts it is meant for; empty means every language. ``prior``
+    holds what the recognizers before it in the registry found in the same text."""
 
     @property
     def name(self) -> str: ...
@@ -43,7 +70,7 @@ class Recognizer(Protocol):
     @property
     def languages(self) -> tuple[str, ...]: ...
 
-    def find(self, text: str, prior: Sequence[Span]) -> list[Span]: ...
+    def find(self, passage: Passage, prior: Sequence[Span]) -> list[Span]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +104,8 @@ class PatternRecognizer:
     def entities(self) -> tuple[str, ...]:
         return (self.entity,)
 
-    def find(self, text: str, prior: Sequence[Span] = ()) -> list[Span]:
+    def find(self, passage: Passage, prior: Sequence[Span] = ()) -> list[Span]:
+        text = passage.text
         if self.context and all(p.score < CONTEXT_ONLY for p in self.patterns) and not (
                 _may_hold(text, self.context)
                 and context_regex(self.context).search(_lower(text))):
@@ -110,9 +138,27 @@ class FunctionRecognizer:
     finder: Callable[[str, Sequence[Span]], list[Span]]
     languages: tuple[str, ...] = ()
 
-    def find(self, text: str, prior: Sequence[Span] = ()) -> list[Span]:
-        return [s if s.source == self.name else replace(s, source=self.name)
-                for s in self.finder(text, prior)]
+    def find(self, passage: Passage, prior: Sequence[Span] = ()) -> list[Span]:
+        return _stamped(self.name, self.finder(passage.text, prior))
+
+
+@dataclass(frozen=True, slots=True)
+class PassageRecognizer:
+    """A rule written as code that asks what is known of the whole text (its language):
+    ``finder(passage, prior)`` returns its Spans, stamped as a ``FunctionRecognizer``'s."""
+
+    name: str
+    entities: tuple[str, ...]
+    finder: Callable[[Passage, Sequence[Span]], list[Span]]
+    languages: tuple[str, ...] = ()
+
+    def find(self, passage: Passage, prior: Sequence[Span] = ()) -> list[Span]:
+        return _stamped(self.name, self.finder(passage, prior))
+
+
+def _stamped(name: str, spans: list[Span]) -> list[Span]:
+    """``spans`` with ``name`` as their ``source``."""
+    return [s if s.source == name else replace(s, source=name) for s in spans]
 
 
 @functools.lru_cache(maxsize=4)

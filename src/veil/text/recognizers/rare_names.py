@@ -20,7 +20,7 @@ from typing import Literal
 from veil.regions import Span
 from veil.text import lexicon
 from veil.text import patterns as tp
-from veil.text.recognizer import FunctionRecognizer
+from veil.text.recognizer import Passage, PassageRecognizer
 from veil.text.recognizers.ner import NAME as NER_NAME
 
 NAME = "rare-name"
@@ -57,10 +57,10 @@ Word = tuple[int, int, str]
 """A word's start, end and text."""
 
 
-def rare_names(text: str, prior: Sequence[Span] = ()) -> list[Span]:
+def rare_names(passage: Passage, prior: Sequence[Span] = ()) -> list[Span]:
     """Runs of rare capitalised (or all upper-case) words, and lone very rare capitalised
     ones inside sentences."""
-    language = tp.language(text, lexicon.SURE)
+    text, language = passage.text, passage.language(lexicon.SURE)
     # what rules found before, but names (a longer run wins over a lone first name) and
     # NER's findings (checked later)
     taken = [(s.start, s.end) for s in prior if s.entity != "PERSON" and s.source != NER_NAME]
@@ -190,4 +190,4 @@ def _label_or_place(word: str) -> bool:
     return folded in tp.trim_words() or folded in tp.STREET_TYPES or _place(folded)
 
 
-RARE_NAME = FunctionRecognizer(NAME, ("PERSON",), rare_names)
+RARE_NAME = PassageRecognizer(NAME, ("PERSON",), rare_names)
