@@ -69,6 +69,13 @@ def test_form_labels_are_not_chat_speakers() -> None:
     assert found("Betreff: Kein Zugriff\nGeburtsort: Bremen\nUnterschrift: fehlt") == []
 
 
+def test_places_opening_lines_are_not_chat_speakers() -> None:
+    # towns the gazetteer holds are words to rare-name, however rare, as they are to the
+    # gazetteer (which leaves a word before a colon alone)
+    text = "Stock per warehouse\nBydgoszcz: 120 units\nTlaquepaque: 80 units\nWairimu: 5 units"
+    assert found(text) == ["Wairimu"]
+
+
 def test_a_country_ending_a_sentence_is_a_place() -> None:
     assert found("The ferry arrived this morning from Iceland.", "LOCATION") == ["Iceland"]
 

@@ -490,4 +490,16 @@ def gazetteer() -> dict[str, tuple[str, ...]]:
     return {k: tuple(sorted(v, key=len, reverse=True)) for k, v in index.items()}
 
 
+def places_from(word: str) -> tuple[str, ...]:
+    """The gazetteer's place names (case-folded, longest first) whose first word is
+    ``word``, in any case and with or without a full stop after it ("Spain.")."""
+    index, folded = gazetteer(), word.casefold()
+    return index.get(folded, ()) or index.get(folded.rstrip("."), ())
+
+
+def is_place(word: str) -> bool:
+    """Whether ``word`` alone names a place of the gazetteer ("Iceland", not "New")."""
+    return word.casefold() in places_from(word)
+
+
 _PLACE_NAME = re.compile(rf"[{_UP}][{_LOW}]+(?:[ -](?:[{_UP}][{_LOW}]+|de|del|am|la|sur))*")

@@ -24,11 +24,9 @@ def cued_places(text: str, prior: Sequence[Span] = ()) -> list[Span]:
 
 def gazetteer_places(text: str, prior: Sequence[Span] = ()) -> list[Span]:
     """Cities (population 100,000 or more) and countries, from a gazetteer."""
-    index = tp.gazetteer()
     spans = []
     for m in tp.CAPITALISED.finditer(text):
-        word = m.group(0).casefold()
-        for name in index.get(word, ()) or index.get(word.rstrip("."), ()):  # "Spain."
+        for name in tp.places_from(m.group(0)):
             after = text[m.start() + len(name) : m.start() + len(name) + 2]
             if text[m.start() : m.start() + len(name)].casefold() == name and not (
                     after[:1].isalnum() or after.lstrip().startswith(":")):

@@ -181,13 +181,9 @@ def _opens_sentence(text: str, start: int) -> bool:
     return before[-1] in ".!?:;\n\u2026"
 
 
-def _place(folded: str) -> bool:
-    return folded in tp.gazetteer().get(folded, ())
-
-
 def _label_or_place(word: str) -> bool:
     folded = word.casefold()
-    return folded in tp.trim_words() or folded in tp.STREET_TYPES or _place(folded)
+    return folded in tp.trim_words() or folded in tp.STREET_TYPES or tp.is_place(word)
 
 
 RARE_NAME = PassageRecognizer(NAME, ("PERSON",), rare_names)
