@@ -42,6 +42,8 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
+from model_double import serve, start
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-bench-key"
 PERSONAL = ("Please draft a short reply to Jane Roe (jane.roe@example.org) confirming the "
@@ -56,36 +58,9 @@ ANSWER = json.dumps({
 MODELS = json.dumps({"object": "list", "data": [{"id": "bench", "object": "model"}]}).encode()
 
 
-# --- the fast upstream double (its own process) -------------------------------------------
-
-class _Upstream(asyncio.Protocol):
-    """HTTP/1.1 keep-alive, Content-Length bodies only: enough for httpx, and fast."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport, self.buffer = transport, b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            head = self.buffer[:end].decode("latin-1").split("\r\n")
-            length = next((int(v) for k, _, v in (line.partition(":") for line in head[1:])
-                           if k.strip().lower() == "content-length"), 0)
-            if len(self.buffer) < end + 4 + length:
-                return
-            self.buffer = self.buffer[end + 4 + length :]
-            body = MODELS if head[0].split(" ")[1].endswith("/models") else ANSWER
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-
-def serve_upstream() -> None:
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(_Upstream, "127.0.0.1", 0)
-        print(server.sockets[0].getsockname()[1], flush=True)
-        await server.serve_forever()
-
-    asyncio.run(main())
+def fixed_answer(path: str, request: bytes) -> bytes:
+    """The upstream double's answer: the model list, or at once the same chat completion."""
+    return MODELS if path.endswith("/models") else ANSWER
 
 
 # --- measuring ------------------------------------------------------------------------------
@@ -285,7 +260,7 @@ def main() -> None:
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
-        serve_upstream()
+        serve(fixed_answer)
         return
     work = Path(tempfile.mkdtemp(prefix="veil-bench-", dir=args.vault_dir))
     policy = work / "policy.yaml"
@@ -295,10 +270,7 @@ def main() -> None:
     workers = args.image_workers or os.cpu_count() or 1
     if args.image_workers:
         policy.write_text(policy.read_text() + f"server: {{image_workers: {workers}}}\n")
-    upstream = subprocess.Popen([sys.executable, __file__, "--serve-upstream"],
-                                stdout=subprocess.PIPE)
-    assert upstream.stdout is not None
-    direct = f"http://127.0.0.1:{int(upstream.stdout.readline())}/v1"
+    upstream, direct = start(__file__, "--serve-upstream")
     port = free_port()
     gateway = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "veil"), "serve", "--upstream", direct, "--policy",

@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from model_double import serve, start  # noqa: E402
 from pgcluster import PostgresCluster  # noqa: E402
 from proxy import free_port, pct, wait_ready  # noqa: E402
 
@@ -68,41 +69,12 @@ def prompt(name: str) -> str:
     return f"Please write to {name} at {email(name)} about the signed contract."
 
 
-# --- the echoing model double (its own process) -------------------------------------------
-
-class _Echo(asyncio.Protocol):
-    """HTTP/1.1 keep-alive, Content-Length bodies: answers with the last user text."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport, self.buffer = transport, b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            head = self.buffer[:end].decode("latin-1").split("\r\n")
-            length = next((int(v) for k, _, v in (line.partition(":") for line in head[1:])
-                           if k.strip().lower() == "content-length"), 0)
-            if len(self.buffer) < end + 4 + length:
-                return
-            request = json.loads(self.buffer[end + 4 : end + 4 + length] or b"{}")
-            self.buffer = self.buffer[end + 4 + length :]
-            text = request.get("messages", [{}])[-1].get("content", "")
-            body = json.dumps({"id": "c", "object": "chat.completion", "created": 0,
-                               "model": "bench", "choices": [{
-                                   "index": 0, "finish_reason": "stop",
-                                   "message": {"role": "assistant", "content": text}}]}).encode()
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
-
-
-def serve_echo() -> None:
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(_Echo, "127.0.0.1", 0)
-        print(server.sockets[0].getsockname()[1], flush=True)
-        await server.serve_forever()
-
-    asyncio.run(main())
+def echo(path: str, request: bytes) -> bytes:
+    """The model double's answer: the last user text, as the model received it."""
+    text = json.loads(request or b"{}").get("messages", [{}])[-1].get("content", "")
+    return json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": "bench",
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": text}}]}).encode()
 
 
 # --- one pair of replicas -------------------------------------------------------------------
@@ -219,7 +191,7 @@ def main() -> None:
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_echo:
-        serve_echo()
+        serve(echo)
         return
     work = Path(tempfile.mkdtemp(prefix="veil-replicas-"))
     keys = [{"name": n, "sha256": hashlib.sha256(k.encode()).hexdigest(), "role": n}
@@ -234,11 +206,8 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     cluster = PostgresCluster(durable=True, options=["-c synchronous_commit=off"]).start()
     try:
-        echo = subprocess.Popen([sys.executable, __file__, "--serve-echo"],
-                                stdout=subprocess.PIPE)
-        processes.append(echo)
-        assert echo.stdout is not None
-        direct = f"http://127.0.0.1:{int(echo.stdout.readline())}/v1"
+        double, direct = start(__file__, "--serve-echo")
+        processes.append(double)
         vaults = {"PostgreSQL": [cluster.url()] * 2,
                   "SQLite": [str(work / "vault.db")] * 2}
         pairs: list[Pair] = []
