@@ -24,9 +24,11 @@ import argparse
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,16 @@ import av
 import cv2
 import numpy as np
 
-from corpus_scoring import load_manifest
-from deface_reference import VENV_PY, ensure_venv
-from veil.eval.scoring import PROTECTED_BELOW, crop_ssim
-from veil.policy import Policy
-from veil.video import VideoRedactor
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from clips import all_tags, audio_packets, grey_frames, write_clip  # noqa: E402
+from corpus_scoring import load_manifest  # noqa: E402
+from deface_reference import VENV_PY, ensure_venv  # noqa: E402
+from veil.eval.scoring import PROTECTED_BELOW, crop_ssim  # noqa: E402
+from veil.policy import Policy  # noqa: E402
+from veil.video import VideoRedactor  # noqa: E402
+
 WIDTH, HEIGHT, FPS = 1280, 720, 25
 TAGS = {"location": "+48.8577+002.2950/", "make": "BenchCam", "model": "BC-720",
         "creation_time": "2026-01-02T03:04:05Z",
@@ -86,11 +91,9 @@ def make_clip(photo: Path, faces: list[list[float]], out: Path, frames: int) -> 
     h, w = image.shape[:2]
     full_w = min(w, h * WIDTH / HEIGHT)
     boxes: list[list[tuple[float, float, float, float]]] = []
-    with av.open(str(out), "w") as container:
-        container.metadata.update(TAGS)
-        stream = container.add_stream("libx264", rate=FPS, options={"crf": "16"})
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        audio = container.add_stream("aac", rate=44100)
+
+    def move() -> Iterator[np.ndarray]:
+        """The frames; each frame's visible faces go to ``boxes``."""
         for i in range(frames):
             t = i / max(1, frames - 1)
             cw = full_w * (1.0 - 0.35 * t)  # zoom in by a third while panning across
@@ -111,43 +114,18 @@ def make_clip(photo: Path, faces: list[list[float]], out: Path, frames: int) -> 
                     visible.append((max(0.0, bx[0]), max(0.0, bx[1]), min(WIDTH, bx[2]),
                                     min(HEIGHT, bx[3])))
             boxes.append(visible)
-            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            video_frame.pts = i
-            container.mux(stream.encode(video_frame))
-        container.mux(stream.encode())
-        samples = 44100 * frames // FPS
-        for start in range(0, samples, 1024):
-            n = np.arange(start, start + 1024)
-            tone = (0.3 * np.sin(2 * np.pi * 440 * n / 44100)).astype(np.float32)[None, :]
-            audio_frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
-            audio_frame.sample_rate, audio_frame.pts = 44100, start
-            container.mux(audio.encode(audio_frame))
-        container.mux(audio.encode())
+            yield frame
+
+    write_clip(out, move(), size=(WIDTH, HEIGHT), fps=FPS, tags=TAGS, options={"crf": "16"})
     return Clip(photo.stem, out, boxes)
-
-
-def grey_frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [np.asarray(f.to_ndarray(format="gray"), np.float64)
-                for f in container.decode(video=0)]
-
-
-def audio_packets(path: Path) -> list[bytes]:
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return []
-        return [bytes(p) for p in container.demux(container.streams.audio[0]) if p.size]
 
 
 def facts(path: Path) -> dict[str, Any]:
     with av.open(str(path)) as container:
         video = container.streams.video[0]
-        tags = dict(container.metadata)
-        for stream in container.streams:
-            tags.update(stream.metadata)
         seconds = float(video.duration * video.time_base) if video.duration else float("nan")
         return {"frames": video.frames, "seconds": seconds, "codec": video.codec_context.name,
-                "tags": tags}
+                "tags": all_tags(path)}
 
 
 def score(clip: Clip, out: Path, before: list[np.ndarray]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ with a sine tone), redacted and checked frame by frame with the corpus rule."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 from tests.conftest import FACE_BOX
 
+from clips import all_tags, audio_packets, grey_frames, write_clip
 from veil.errors import DetectorError, InputError
 from veil.eval.scoring import PROTECTED_BELOW, crop_ssim
 from veil.policy import Policy
@@ -23,7 +25,8 @@ FACE_W, FACE_H = 84, 104
 FACES_ONLY = Policy.from_dict({"kinds": {k: {"enabled": False} for k in ("text", "plate", "code")}})
 TAGS = {"location": "+48.8577+002.2950/", "title": "Jane Roe at home",
         "creation_time": "2026-01-02T03:04:05Z"}
-AUDIO = {"aac": ("fltp", 16000), "libopus": ("flt", 48000), "libmp3lame": ("fltp", 44100)}
+AUDIO = {"aac": 16000, "libopus": 48000, "libmp3lame": 44100}
+"""Sample rate by audio codec."""
 
 
 def face_at(i: int) -> tuple[int, int, int, int]:
@@ -39,57 +42,19 @@ def make_clip(path: Path, portrait: np.ndarray, *, codec: str = "libx264", frame
               audio: str | None = "aac", rotation: int = 0, attachment: bool = False) -> Path:
     """A W x H clip: the portrait's head moving across a gradient, a 440 Hz tone, tags."""
     face = cv2.resize(portrait[0:260, 120:330], (FACE_W, FACE_H), interpolation=cv2.INTER_AREA)
-    fmt = {".mkv": "matroska", ".webm": "webm", ".avi": "avi", ".mov": "mov", ".mp4": "mp4"}
-    with av.open(str(path), "w", format=fmt[path.suffix]) as out:
-        out.metadata.update(TAGS)
-        video = out.add_stream(codec, rate=FPS)
-        video.width, video.height = W, H
-        video.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        if rotation:
-            video.set_display_rotation(rotation)
-        sound = out.add_stream(audio, rate=AUDIO[audio][1]) if audio else None
-        if attachment:
-            out.add_attachment("owner.txt", "text/plain", b"Jane Roe, 12 Elm Street")
+
+    def pictures() -> Iterator[np.ndarray]:
         for i in range(frames):
             img = np.full((H, W, 3), 110, np.uint8)
             img[:, :, 1] = np.linspace(50, 210, W, dtype=np.uint8)[None, :]
             x = 10 + 4 * i
             img[60 : 60 + FACE_H, x : x + FACE_W] = face
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts = i
-            out.mux(video.encode(frame))
-        out.mux(video.encode())
-        if sound is not None:
-            layout, rate = "mono", AUDIO[audio][1]  # type: ignore[index]
-            size = sound.codec_context.frame_size or 1024
-            for start in range(0, rate * frames // FPS, size):
-                t = np.arange(start, start + size) / rate
-                tone = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None, :]
-                chunk = av.AudioFrame.from_ndarray(tone, format="fltp", layout=layout)
-                chunk.sample_rate, chunk.pts = rate, start
-                out.mux(sound.encode(chunk))
-            out.mux(sound.encode())
-    return path
+            yield img
 
-
-def grey_frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        return [f.to_ndarray(format="gray").astype(np.float64) for f in c.decode(video=0)]
-
-
-def audio_packets(path: Path) -> list[bytes]:
-    with av.open(str(path)) as c:
-        if not c.streams.audio:
-            return []
-        return [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
-
-
-def all_tags(path: Path) -> dict[str, str]:
-    with av.open(str(path)) as c:
-        tags = dict(c.metadata)
-        for s in c.streams:
-            tags.update(s.metadata)
-        return tags
+    return write_clip(path, pictures(), size=(W, H), fps=FPS, tags=TAGS, codec=codec,
+                      audio=(audio, AUDIO[audio]) if audio else None, rotation=rotation,
+                      attachment=("owner.txt", "text/plain", b"Jane Roe, 12 Elm Street")
+                      if attachment else None)
 
 
 @pytest.fixture(scope="module")
