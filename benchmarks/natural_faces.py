@@ -337,6 +337,11 @@ def report(faces: list[Face], descs: dict[str, list[np.ndarray]],
                   for name in ["synthesize", *sessions] for i in synth]
         print(f"  mean over the {len(sessions) + 1} sessions: "
               f"{np.mean(np.array(pooled) < MATCH):.1%}")
+        apart = [float(np.linalg.norm(descs["synthesize"][i] - descs[sessions[0]][i]))
+                 for i in synth]
+        print(f"  two sessions' synthetic faces of one person: median distance "
+              f"{statistics.median(apart):.2f}, the same person to the model for "
+              f"{np.mean(np.array(apart) < MATCH):.1%}")
     print(f"  untouched, saved as JPEG q75:    {matched('jpeg75', everyone)}")
     print(f"  fill (black), all covered faces: {matched('fill', everyone)}")
     print(f"  fill (black), synthesized faces: {matched('fill', synth)}")
