@@ -30,7 +30,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,9 +41,12 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from model_double import serve, start
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from model_double import serve, start  # noqa: E402
+from processes import free_port, wait_ready  # noqa: E402
+
 KEY = "sk-bench-key"
 PERSONAL = ("Please draft a short reply to Jane Roe (jane.roe@example.org) confirming the "
             "appointment and thanking her for the documents.")
@@ -64,12 +66,6 @@ def fixed_answer(path: str, request: bytes) -> bytes:
 
 
 # --- measuring ------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def photo() -> bytes:
     """The astronaut portrait scaled to 1155x866 (1.0 megapixel), as a JPEG."""
@@ -200,20 +196,6 @@ def breakdown(audit: Path) -> None:
                   f"other own work p50 {rest:5.2f} ms")
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("veil serve exited before it was ready")
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("veil serve did not become ready")
-
-
 def latency_and_load(args: argparse.Namespace, direct: str, proxy: str, image: bytes,
                      work: Path, errors: list[str]) -> None:
     """Parts 1 and 2: added latency per case, then throughput under load."""
@@ -280,7 +262,7 @@ def main() -> None:
     proxy = f"http://127.0.0.1:{port}/v1"
     errors: list[str] = []
     try:
-        wait_ready(f"http://127.0.0.1:{port}", gateway)
+        wait_ready(f"http://127.0.0.1:{port}", gateway, timeout=180)
         print(f"machine: {os.cpu_count()} cores, {sys.platform}, load average "
               f"{os.getloadavg()[0]:.1f}; vault and audit in {work}")
         image = photo()

@@ -50,7 +50,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from model_double import serve, start  # noqa: E402
 from pgcluster import PostgresCluster  # noqa: E402
-from proxy import free_port, pct, wait_ready  # noqa: E402
+from processes import free_port, wait_ready  # noqa: E402
+from proxy import pct  # noqa: E402
 
 KEYS = {"restore": "sk-bench-restore", "see": "sk-bench-pseudonyms"}
 NAMES = ["Jane Roe", "John Smith", "Maria Garcia", "Ahmed Khan", "Olga Petrova",

@@ -9,11 +9,12 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
+
+from processes import free_port
 
 
 def binaries() -> Path:
@@ -26,13 +27,6 @@ def binaries() -> Path:
     if initdb is None:
         raise RuntimeError("PostgreSQL is not installed (initdb not found); run ./scripts/install")
     return Path(initdb).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class PostgresCluster:

@@ -19,7 +19,8 @@ import httpx
 import pytest
 import yaml
 
-from pgcluster import PostgresCluster, free_port
+from pgcluster import PostgresCluster
+from processes import free_port, wait_ready
 from upstream_double import UpstreamDouble
 from veil.audit import AuditKey, verify_store
 from veil.pseudo.vault import Vault
@@ -53,18 +54,8 @@ class Replica:
              vault, "--port", str(self.port), "--log-level", "warning"],
             env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 600) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"veil serve exited ({self.process.returncode})")
-            try:
-                if httpx.get(f"{self.url}/readyz").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("veil serve did not become ready")
+    def wait_ready(self) -> None:
+        wait_ready(self.url, self.process, timeout=600)
 
     def stop(self) -> None:
         self.process.terminate()

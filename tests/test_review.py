@@ -2,7 +2,6 @@
 real Chromium driven by Playwright."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from processes import free_port
 from veil.audit import verify
 from veil.journal import (
     JOURNAL_NAME,
@@ -175,12 +175,6 @@ def test_token_and_roles_decide_who_sees_originals(run: Path) -> None:
 
 
 # --- the page in a real browser ----------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.mark.slow

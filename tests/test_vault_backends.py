@@ -140,7 +140,7 @@ def test_a_database_vault_needs_a_key(pg_url: str) -> None:
 
 
 def test_unreachable_database_is_a_clear_error(postgres: object) -> None:
-    from pgcluster import free_port
+    from processes import free_port
 
     url = f"postgresql://veil:secret-pw@127.0.0.1:{free_port()}/postgres"
     with pytest.raises(VaultError, match="cannot connect") as info:
