@@ -144,6 +144,14 @@ def test_leaves_look_alikes_alone(text: str) -> None:
     assert [(text[s.start : s.end], s.entity) for s in DETECTOR.scan(text)] == []
 
 
+def test_names_in_columns_two_spaces_apart_are_two_people() -> None:
+    """A table pasted as text: each column's name is a person of its own, so each gets
+    its own pseudonym (joined, "Sara Lind" alone later would not restore to itself)."""
+    text = "Owner       Deputy\nSara Lind  Tomas Berg\n"
+    people = [text[s.start : s.end] for s in TextDetector().scan(text) if s.entity == "PERSON"]
+    assert people == ["Sara Lind", "Tomas Berg"]
+
+
 def test_spans_are_ordered_and_do_not_overlap() -> None:
     text = "John Smith <john.smith@example.com> +1 202 555 0143, 10 Main Street, Boston"
     spans = DETECTOR.scan(text)

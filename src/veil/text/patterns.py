@@ -241,8 +241,9 @@ CHAT_SPEAKER = re.compile(rf"(?m)^(?:\[\d{{1,2}}:\d{{2}}\]\s*)?([^\W\d_][\w{_Q}-
                           rf"(?: [^\W\d_][\w{_Q}-]*)?) ?:")
 LONE_WORD = re.compile(rf"(?<![\w-]){_WORD}(?![\w-])")
 CAPITALISED = re.compile(rf"(?<![\w-])[{_UP}][\w{_Q}.-]*")
-NAME_RUN = re.compile(
-    rf"\b{_WORD}(?:,?[ ]+{_WORD}){{1,3}}\b|\b[{_UP}]{{2,}}(?:,?[ ]+[{_UP}{_Q}-]{{2,}}){{1,3}}\b"
+NAME_RUN = re.compile(  # words one space or a comma apart: two spaces part table columns
+    rf"\b{_WORD}(?:(?:,[ ]?|[ ]){_WORD}){{1,3}}\b"
+    rf"|\b[{_UP}]{{2,}}(?:(?:,[ ]?|[ ])[{_UP}{_Q}-]{{2,}}){{1,3}}\b"
 )
 
 # A place right after a phrase that says one follows ("grew up in", "moved here from",
