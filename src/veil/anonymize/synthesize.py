@@ -67,7 +67,7 @@ SKIN_APART = 15.0
 skin beyond which a pixel is not skin (hair, a face mask, a beard)."""
 OCCLUDED = 0.45
 """Share of the lower face (below the nose's middle) not skin from which it counts as
-covered (a face mask): those pixels are kept, no mouth is drawn."""
+covered (a face mask): those pixels are smoothed, no mouth is drawn."""
 SKIN_SPOTS = (9, 168, 6, 117, 346, 118, 347)
 """Between the brows, the nose's root and bridge, the upper cheeks (above a face mask,
 below a fringe)."""
@@ -405,7 +405,7 @@ def _paint(original: np.ndarray, person: np.ndarray, pts: np.ndarray, mask: np.n
                                  max(0.6, eye_dist * 0.02))
         paint(where * 0.9, np.full(3, who.brow_darkness, np.float32))
 
-    if keep.any():  # the mouth and nostrils are under a mask, kept as they are
+    if keep.any():  # the mouth and nostrils are under a mask: none is drawn
         return _Painted(_finish(original, albedo, shading, skin, rng), keep, hair, foreign)
 
     # mouth: lips tinted, the opening dark with teeth on top
