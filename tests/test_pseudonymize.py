@@ -4,10 +4,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from veil import Pseudonymizer, SessionExpiredError, StreamRestorer, Vault
+from veil.pseudo.mentions import SOURCE as MENTION
 from veil.pseudo.restore import Restorer
 
 KEY = Vault.generate_key()
@@ -154,6 +155,10 @@ def test_round_trip_for_any_text(vault: Vault, parts: list[tuple[str, str]], tai
     # a session of its own: restoring gives the form first seen in the session, and the
     # vault fixture lives across examples
     session = f"prop-{style}-{uuid.uuid4()}"
+    # a partial mention ("AO" beside the name "John Smith Ao") takes the full name's
+    # pseudonym and comes back as the full name, by design (tests/test_mentions.py); the
+    # round trip is exact for every other text
+    assume(not any(s.source == MENTION for s in p.scan(text, session)))
     protected = p.pseudonymize(text, session).text
     assert p.restore(protected, session) == text
     stream = p.stream(session)
