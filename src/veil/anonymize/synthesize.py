@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
@@ -130,12 +130,13 @@ class Synthesize(OperatorBase):
         place = {i: n for n, i in enumerate(by_place)}
         names: list[str] = [self.name] * len(regions)
         drawn: list[Box] = []
+        sticking_out: list[Region] = []
         for i in sorted(by_place, key=lambda i: -_area(regions[i].box)):  # larger first
             region, index = regions[i], place[i]
             if any(_share_inside(region.box, box) >= NESTED for box in drawn):
                 # a part of a face already drawn (a second, smaller box on its mouth):
                 # drawing again would put a face on the face; what sticks out is filled
-                _fill_outside(out, region.box, drawn)
+                sticking_out += _outside(region, drawn)
                 continue
             # along a video track one identity, else one per face by its place
             who = [seed, 1, region.track] if region.track is not None else [seed, index]
@@ -144,6 +145,7 @@ class Synthesize(OperatorBase):
             else:
                 names[i] = Fill().name
         fallback = [r for r, name in zip(regions, names, strict=True) if name != self.name]
+        fallback += sticking_out
         return (Fill().apply_all(out, fallback) if fallback else out), names
 
     def _synthesize(self, out: np.ndarray, region: Region, rng: np.random.Generator) -> bool:
@@ -179,13 +181,14 @@ def _share_inside(box: Box, other: Box) -> float:
     return max(0, w) * max(0, h) / max(_area(box), 1)
 
 
-def _fill_outside(out: np.ndarray, box: Box, drawn: Sequence[Box]) -> None:
-    """Fill (black) the pixels of ``box`` outside every box of ``drawn``."""
-    x1, y1, x2, y2 = box
-    outside = np.ones((y2 - y1, x2 - x1), bool)
+def _outside(region: Region, drawn: Sequence[Box]) -> list[Region]:
+    """``region`` masked to its pixels outside every box of ``drawn`` (none if none)."""
+    x1, y1, x2, y2 = region.box
+    outside = np.ones((y2 - y1, x2 - x1), bool) if region.mask is None else region.mask.astype(
+        bool)
     for a1, b1, a2, b2 in drawn:
         outside[max(b1 - y1, 0) : max(b2 - y1, 0), max(a1 - x1, 0) : max(a2 - x1, 0)] = False
-    out[y1:y2, x1:x2][outside] = 0
+    return [replace(region, mask=outside)] if outside.any() else []
 
 
 def _inside(points: np.ndarray, box: Box) -> bool:
